@@ -1,0 +1,284 @@
+//! The secret cache: entries and version values kept in the [`Store`], transformed by a
+//! [`SecretCacheHook`], bounded by a least-recently-used limit that holds across
+//! processes.
+//!
+//! # Layout
+//!
+//! Every key in the store starts with one byte saying what it is:
+//!
+//! | key | value |
+//! |---|---|
+//! | `m` name | metadata: the key check, the entry count, the access counter |
+//! | `e` slot | an [`Entry`], sealed |
+//! | `v` slot version-key | one version's value, sealed |
+//! | `a` slot | the entry's last access tick |
+//! | `l` tick slot | empty: the access index, oldest first |
+//!
+//! A slot is the hook's lookup key of the namespace and secret id; a version key is the
+//! lookup key of the slot and version id. Eviction takes the first `l` record: no scan.
+
+pub mod entry;
+pub mod hook;
+pub mod policy;
+
+use zeroize::Zeroizing;
+
+pub use entry::{Entry, Failure, VersionInfo};
+pub use hook::{EncryptionHook, HookError, SecretCacheHook};
+pub use policy::Policy;
+
+use crate::secret::SecretValue;
+use crate::store::{Changes, Store, StoreError};
+
+const KEY_CHECK: &[u8] = b"mkeycheck";
+const KEY_CHECK_TEXT: &[u8] = b"smcache key check v1";
+const COUNT: &[u8] = b"mcount";
+const TICK: &[u8] = b"mtick";
+
+pub type Slot = [u8; 32];
+
+/// Whether the hook's key opens this cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    Matches,
+    /// A new cache: nothing to open yet.
+    Empty,
+    /// The cache was written under another key.
+    Mismatch,
+}
+
+pub struct SecretCache<H: SecretCacheHook> {
+    store: Store,
+    hook: H,
+    max_entries: usize,
+}
+
+impl<H: SecretCacheHook> SecretCache<H> {
+    pub fn new(store: Store, hook: H, max_entries: usize) -> Self {
+        Self {
+            store,
+            hook,
+            max_entries,
+        }
+    }
+
+    /// Whether this cache was written under the hook's key.
+    pub fn key_check(&self) -> Result<KeyCheck, StoreError> {
+        match self.store.get(KEY_CHECK)? {
+            Some(stored) => match self.hook.get(KEY_CHECK, &stored) {
+                Ok(text) if text.as_slice() == KEY_CHECK_TEXT => Ok(KeyCheck::Matches),
+                _ => Ok(KeyCheck::Mismatch),
+            },
+            None if self.store.first(b"e")?.is_none() => Ok(KeyCheck::Empty),
+            None => Ok(KeyCheck::Mismatch),
+        }
+    }
+
+    /// Empties the cache and marks it as written under the hook's key.
+    pub fn reset(&mut self) -> Result<(), StoreError> {
+        self.store.clear()?;
+        let mut changes = Changes::new();
+        changes.insert(KEY_CHECK, self.sealed(KEY_CHECK, KEY_CHECK_TEXT)?);
+        self.store.apply(changes)
+    }
+
+    /// The slot of `secret_id` in `namespace`.
+    pub fn slot(&self, namespace: &str, secret_id: &str) -> Slot {
+        let name = [namespace.as_bytes(), b"\0", secret_id.as_bytes()].concat();
+        self.hook.lookup_key(&name)
+    }
+
+    /// The entry at `slot`. One that does not open is removed and reported as absent.
+    pub fn entry(&mut self, slot: &Slot) -> Result<Option<Entry>, StoreError> {
+        let key = entry_key(slot);
+        let Some(stored) = self.store.get(&key)? else {
+            return Ok(None);
+        };
+        let parsed = self
+            .hook
+            .get(&key, &stored)
+            .ok()
+            .and_then(|plain| serde_json::from_slice::<Entry>(&plain).ok());
+        if parsed.is_none() {
+            tracing::warn!("dropped a cache entry that did not open; fetching it again");
+            self.remove(slot)?;
+        }
+        Ok(parsed)
+    }
+
+    /// The cached value of `version_id`. One that does not open is removed.
+    pub fn value(
+        &mut self,
+        slot: &Slot,
+        version_id: &str,
+    ) -> Result<Option<SecretValue>, StoreError> {
+        let key = self.value_key(slot, version_id);
+        let Some(stored) = self.store.get(&key)? else {
+            return Ok(None);
+        };
+        let value = self
+            .hook
+            .get(&key, &stored)
+            .ok()
+            .and_then(|plain| SecretValue::decode(&plain));
+        if value.is_none() {
+            tracing::warn!("dropped a cached value that did not open; fetching it again");
+            let mut changes = Changes::new();
+            changes.remove(&key);
+            self.store.apply(changes)?;
+        }
+        Ok(value)
+    }
+
+    /// Stores `entry` at `slot` with the values fetched for it, removes the values of
+    /// `dropped` versions, marks the entry as just used, and evicts the least recently
+    /// used entries beyond the limit. All in one atomic change.
+    pub fn save(
+        &mut self,
+        slot: &Slot,
+        entry: &Entry,
+        fetched: &[(&str, &SecretValue)],
+        dropped: &[String],
+    ) -> Result<(), StoreError> {
+        let key = entry_key(slot);
+        let json = Zeroizing::new(serde_json::to_vec(entry).expect("entries always serialize"));
+        let is_new = self.store.get(&key)?.is_none();
+        let mut changes = Changes::new();
+        changes.insert(&key, self.sealed(&key, &json)?);
+        for (version_id, value) in fetched {
+            let vkey = self.value_key(slot, version_id);
+            changes.insert(&vkey, self.sealed(&vkey, &value.encode())?);
+        }
+        for version_id in dropped {
+            changes.remove(self.value_key(slot, version_id));
+        }
+        let mut count = self.count()? + u64::from(is_new);
+        self.touch_into(&mut changes, slot)?;
+        while count > self.max_entries as u64 {
+            let Some(victim) = self.least_recent_other_than(slot)? else {
+                break;
+            };
+            self.remove_into(&mut changes, &victim)?;
+            count -= 1;
+        }
+        changes.insert(COUNT, count.to_be_bytes());
+        self.store.apply(changes)
+    }
+
+    /// Marks the entry at `slot` as just used.
+    pub fn touch(&mut self, slot: &Slot) -> Result<(), StoreError> {
+        let mut changes = Changes::new();
+        self.touch_into(&mut changes, slot)?;
+        self.store.apply(changes)
+    }
+
+    /// Removes the entry at `slot` and its values. Returns whether there was one.
+    pub fn remove(&mut self, slot: &Slot) -> Result<bool, StoreError> {
+        let existed = self.store.get(&entry_key(slot))?.is_some();
+        let mut changes = Changes::new();
+        self.remove_into(&mut changes, slot)?;
+        if existed {
+            changes.insert(COUNT, self.count()?.saturating_sub(1).to_be_bytes());
+        }
+        self.store.apply(changes)?;
+        Ok(existed)
+    }
+
+    /// Every entry that opens, with its slot.
+    pub fn entries(&self) -> Result<Vec<(Slot, Entry)>, StoreError> {
+        let mut out = Vec::new();
+        for (key, stored) in self.store.scan(b"e")? {
+            let Ok(slot) = Slot::try_from(&key[1..]) else {
+                continue;
+            };
+            let plain = self.hook.get(&key, &stored).ok();
+            if let Some(entry) = plain.and_then(|p| serde_json::from_slice::<Entry>(&p).ok()) {
+                out.push((slot, entry));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of entries.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.store.get(COUNT)?.map_or(0, |b| read_u64(&b)))
+    }
+
+    /// Removes everything but the key check. Returns how many entries went.
+    pub fn clear(&mut self) -> Result<u64, StoreError> {
+        let count = self.store.scan(b"e")?.len() as u64;
+        self.reset()?;
+        Ok(count)
+    }
+
+    /// The store, to reopen it under another hook.
+    pub fn into_store(self) -> Store {
+        self.store
+    }
+
+    /// Writes everything to disk and releases the cache.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.store.flush()
+    }
+
+    fn sealed(&self, slot: &[u8], plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.hook
+            .put(slot, plain)
+            .map_err(|_| StoreError::Database {
+                path: std::path::PathBuf::default(),
+                detail: "sealing a record failed".into(),
+            })
+    }
+
+    fn value_key(&self, slot: &Slot, version_id: &str) -> Vec<u8> {
+        let name = [&slot[..], b"\0", version_id.as_bytes()].concat();
+        [&b"v"[..], slot, &self.hook.lookup_key(&name)].concat()
+    }
+
+    fn touch_into(&self, changes: &mut Changes, slot: &Slot) -> Result<(), StoreError> {
+        let access_key = [&b"a"[..], slot].concat();
+        if let Some(old) = self.store.get(&access_key)? {
+            changes.remove([&b"l"[..], &old, slot].concat());
+        }
+        let tick = (self.store.get(TICK)?.map_or(0, |b| read_u64(&b)) + 1).to_be_bytes();
+        changes.insert(TICK, tick);
+        changes.insert(&access_key, tick);
+        changes.insert([&b"l"[..], &tick, slot].concat(), b"");
+        Ok(())
+    }
+
+    fn remove_into(&self, changes: &mut Changes, slot: &Slot) -> Result<(), StoreError> {
+        changes.remove(entry_key(slot));
+        for (key, _) in self.store.scan(&[&b"v"[..], slot].concat())? {
+            changes.remove(key);
+        }
+        let access_key = [&b"a"[..], slot].concat();
+        if let Some(old) = self.store.get(&access_key)? {
+            changes.remove([&b"l"[..], &old, slot].concat());
+        }
+        changes.remove(access_key);
+        Ok(())
+    }
+
+    /// The least recently used entry that is not `slot`: one of the first two records
+    /// of the access index.
+    fn least_recent_other_than(&self, slot: &Slot) -> Result<Option<Slot>, StoreError> {
+        Ok(self
+            .store
+            .first_n(b"l", 2)?
+            .into_iter()
+            .filter_map(|(key, _)| Slot::try_from(key.get(9..)?).ok())
+            .find(|victim| victim != slot))
+    }
+}
+
+fn entry_key(slot: &Slot) -> Vec<u8> {
+    [&b"e"[..], slot].concat()
+}
+
+fn read_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map_or(0, u64::from_be_bytes)
+}
+
+#[cfg(test)]
+mod tests;

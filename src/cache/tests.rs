@@ -1,0 +1,113 @@
+//! The cache with a transparent hook: layout, LRU and key checks, without encryption.
+
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::secret::SecretBytes;
+
+/// Stores records as they are, prefixed so a test can see the hook ran.
+struct PlainHook;
+
+impl SecretCacheHook for PlainHook {
+    fn put(&self, _slot: &[u8], record: &[u8]) -> Result<Vec<u8>, HookError> {
+        Ok([b"plain:", record].concat())
+    }
+
+    fn get(&self, _slot: &[u8], stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, HookError> {
+        stored
+            .strip_prefix(b"plain:")
+            .map(|r| Zeroizing::new(r.to_vec()))
+            .ok_or(HookError)
+    }
+
+    fn lookup_key(&self, name: &[u8]) -> [u8; 32] {
+        *blake3::hash(name).as_bytes()
+    }
+}
+
+fn cache(dir: &std::path::Path, max: usize) -> SecretCache<PlainHook> {
+    let store = Store::open(&dir.join("cache"), Duration::from_secs(1)).unwrap();
+    let mut cache = SecretCache::new(store, PlainHook, max);
+    if cache.key_check().unwrap() == KeyCheck::Empty {
+        cache.reset().unwrap();
+    }
+    cache
+}
+
+fn put(cache: &mut SecretCache<PlainHook>, id: &str) -> Slot {
+    let slot = cache.slot("ns", id);
+    let mut entry = Entry::new(id);
+    entry.assign_stages("v1", &["AWSCURRENT".into()]);
+    entry.add_version(VersionInfo {
+        version_id: "v1".into(),
+        created_date: None,
+        fetched_at: 0,
+    });
+    let value = SecretValue::String(SecretBytes::from_string(format!("value of {id}")));
+    cache.save(&slot, &entry, &[("v1", &value)], &[]).unwrap();
+    slot
+}
+
+#[test]
+fn entries_and_values_round_trip_through_the_hook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let slot = put(&mut c, "prod/db");
+    drop(c);
+    let mut c = cache(tmp.path(), 10);
+    assert_eq!(c.key_check().unwrap(), KeyCheck::Matches);
+    let entry = c.entry(&slot).unwrap().unwrap();
+    assert_eq!(entry.secret_id, "prod/db");
+    let value = c.value(&slot, "v1").unwrap().unwrap();
+    assert_eq!(
+        value,
+        SecretValue::String(SecretBytes::from_string("value of prod/db".into()))
+    );
+    assert_eq!(c.count().unwrap(), 1);
+}
+
+#[test]
+fn least_recently_used_goes_first_and_touch_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 2);
+    let a = put(&mut c, "a");
+    let b = put(&mut c, "b");
+    c.touch(&a).unwrap();
+    let d = put(&mut c, "d");
+    assert!(c.entry(&b).unwrap().is_none(), "b was least recently used");
+    assert!(
+        c.value(&b, "v1").unwrap().is_none(),
+        "its value went with it"
+    );
+    assert!(c.entry(&a).unwrap().is_some());
+    assert!(c.entry(&d).unwrap().is_some());
+    assert_eq!(c.count().unwrap(), 2);
+}
+
+#[test]
+fn an_entry_that_does_not_open_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let slot = put(&mut c, "x");
+    let mut changes = Changes::new();
+    changes.insert(entry_key(&slot), b"garbage");
+    c.store.apply(changes).unwrap();
+    assert!(c.entry(&slot).unwrap().is_none());
+    assert_eq!(c.count().unwrap(), 0);
+}
+
+#[test]
+fn remove_and_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let a = put(&mut c, "a");
+    put(&mut c, "b");
+    assert!(c.remove(&a).unwrap());
+    assert!(!c.remove(&a).unwrap());
+    assert_eq!(c.count().unwrap(), 1);
+    assert_eq!(c.clear().unwrap(), 1);
+    assert_eq!(c.count().unwrap(), 0);
+    assert_eq!(c.key_check().unwrap(), KeyCheck::Matches);
+}

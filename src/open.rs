@@ -1,0 +1,93 @@
+//! Opening the cache: the key, the store, and what to do when they do not fit.
+//!
+//! A cache problem never fails a command. Whatever goes wrong here (no keyring, a busy
+//! or unreadable cache, a private directory that is not private) ends in `None` and a
+//! warning, and the caller answers from Secrets Manager. The one exception is an
+//! invalid `SMCACHE_KEY`: the user asked for that key, and silently ignoring it would
+//! hide a broken setup.
+
+use crate::cache::{EncryptionHook, KeyCheck, SecretCache};
+use crate::config::Config;
+use crate::crypto::DataKey;
+use crate::keys::{self, KeyError, KeyOrigin, KeyRing};
+use crate::store::{Store, StoreError};
+
+pub type Cache = SecretCache<EncryptionHook>;
+
+/// Opens the cache for reading and writing, or explains on stderr why not.
+pub fn open(config: &Config) -> Result<Option<Cache>, KeyError> {
+    if !config.use_cache {
+        return Ok(None);
+    }
+    let env_key = keys::from_environment()?;
+    let keyring = KeyRing::for_cache_dir(&config.cache_dir);
+    let (key, origin) = match env_key {
+        Some(key) => (key, KeyOrigin::Environment),
+        None => match keyring.key() {
+            Ok(found) => found,
+            Err(err) => {
+                warn_uncached(&err.to_string());
+                return Ok(None);
+            }
+        },
+    };
+    let store = match Store::open(&config.cache_dir, config.lock_wait) {
+        Ok(store) => store,
+        Err(err) => {
+            report_store_error(&err);
+            return Ok(None);
+        }
+    };
+    match settle_key(store, &key, origin, &keyring, config.max_cache_size) {
+        Ok(cache) => Ok(Some(cache)),
+        Err(err) => {
+            report_store_error(&err);
+            Ok(None)
+        }
+    }
+}
+
+/// Makes sure the cache opens with the key: a stale fast copy is replaced by the
+/// keyring's key, and a cache no key opens is emptied and rebuilt under the key.
+fn settle_key(
+    store: Store,
+    key: &DataKey,
+    origin: KeyOrigin,
+    keyring: &KeyRing,
+    max_entries: usize,
+) -> Result<Cache, StoreError> {
+    let mut cache = SecretCache::new(store, EncryptionHook::new(key), max_entries);
+    let mut check = cache.key_check()?;
+    if check == KeyCheck::Mismatch
+        && origin == KeyOrigin::FastCopy
+        && let Ok((fresh, _)) = keyring.authoritative()
+    {
+        {
+            cache = SecretCache::new(cache.into_store(), EncryptionHook::new(&fresh), max_entries);
+            check = cache.key_check()?;
+        }
+    }
+    match check {
+        KeyCheck::Matches => {}
+        KeyCheck::Empty => cache.reset()?,
+        KeyCheck::Mismatch => {
+            tracing::warn!("the cache key changed; discarding the old cache and starting anew");
+            cache.reset()?;
+        }
+    }
+    Ok(cache)
+}
+
+fn report_store_error(err: &StoreError) {
+    match err {
+        // Another smcache holds the cache: routine under `make -j`, so only at -v.
+        StoreError::Busy { .. } => {
+            tracing::info!("{err}; answering from Secrets Manager without the cache");
+        }
+        _ => warn_uncached(&err.to_string()),
+    }
+}
+
+fn warn_uncached(reason: &str) {
+    tracing::warn!("{reason}; answering from Secrets Manager without the cache");
+}

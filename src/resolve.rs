@@ -1,0 +1,365 @@
+//! Answering "what is the value of this secret" from the cache and Secrets Manager.
+//!
+//! The model is the AWS caching libraries', with their bugs fixed:
+//! - DescribeSecret tells which version carries a stage; GetSecretValue fetches a version
+//!   by id. A version's content never changes, so a cached version is never fetched again.
+//! - After a successful check the next one is due at a moment drawn from
+//!   [interval/2, interval]; until then the cache answers alone.
+//! - Failures are remembered with their code and count; within the back-off window the
+//!   remembered failure is the answer, without a call.
+//! - A transient failure (network, timeout, 5xx, throttling) still lets a cached value be
+//!   served, for at most `--max-stale` past its refresh time, with a warning. A permanent
+//!   one (access denied, not found, deleted) is reported, and the cached values are
+//!   dropped: revocation takes effect.
+//! - `--refresh` checks now and stores what it finds; if the check fails, the command
+//!   fails and the cache stays as it was.
+
+use crate::aws::{Aws, AwsError, Fetched};
+use crate::cache::policy::{self, Millis};
+use crate::cache::{Entry, Failure, Slot, VersionInfo};
+use crate::config::Config;
+use crate::open::Cache;
+use crate::secret::SecretValue;
+use crate::store::StoreError;
+
+/// Which version of a secret is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Stage(String),
+    VersionId(String),
+}
+
+/// One request for a secret's value.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub secret_id: String,
+    pub selector: Selector,
+    pub refresh: bool,
+}
+
+/// A secret's value with the metadata `get --output json` shows.
+#[derive(Debug)]
+pub struct Resolved {
+    pub value: SecretValue,
+    pub arn: Option<String>,
+    pub name: Option<String>,
+    pub version_id: String,
+    pub stages: Vec<String>,
+    pub created_date: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("secret `{secret_id}`: {error}")]
+    Aws { secret_id: String, error: AwsError },
+    #[error("secret `{secret_id}`: {error} (remembered; next try in {retry_in}s)")]
+    Remembered {
+        secret_id: String,
+        error: AwsError,
+        retry_in: i64,
+    },
+    #[error("secret `{secret_id}` has no version with stage `{stage}`")]
+    NoStage { secret_id: String, stage: String },
+}
+
+/// The cache (if it could be opened) and a Secrets Manager client made on first need.
+pub struct Resolver<'a> {
+    config: &'a Config,
+    cache: Option<Cache>,
+    aws: Option<Result<Aws, AwsError>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(config: &'a Config, cache: Option<Cache>) -> Self {
+        Self {
+            config,
+            cache,
+            aws: None,
+        }
+    }
+
+    /// Flushes and releases the cache. Called before anything slow or final (exec).
+    pub fn close(&mut self) {
+        if let Some(cache) = self.cache.take()
+            && let Err(err) = cache.close()
+        {
+            tracing::warn!("{err}");
+        }
+    }
+
+    /// The value `request` asks for.
+    pub fn resolve(&mut self, request: &Request) -> Result<Resolved, ResolveError> {
+        let now = policy::now();
+        let Some(slot) = self
+            .cache
+            .as_ref()
+            .map(|c| c.slot(&self.config.namespace, &request.secret_id))
+        else {
+            return self.fetch_uncached(request);
+        };
+        let entry = self.cache_op(|c| c.entry(&slot)).flatten();
+        if let Some(entry) = &entry
+            && !request.refresh
+            && let Some(answer) = self.answer_from_cache(&slot, entry, request, now)
+        {
+            return answer;
+        }
+        let entry = entry.unwrap_or_else(|| self.new_entry(&request.secret_id));
+        let stale = self.cached_target(&slot, &entry, &request.selector);
+        let mut checked = entry.clone();
+        match self.refresh(&slot, &mut checked, request, now) {
+            Ok(resolved) => Ok(resolved),
+            Err(err) if request.refresh => Err(err),
+            Err(ResolveError::Aws { secret_id, error }) => {
+                self.remember_failure(&slot, entry.clone(), &error, now);
+                match stale {
+                    Some(resolved) if error.transient && self.may_serve_stale(&entry, now) => {
+                        warn_stale(&secret_id, &error);
+                        Ok(resolved)
+                    }
+                    _ => Err(ResolveError::Aws { secret_id, error }),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The answer the cache alone can give: a fresh value, a remembered failure, or a
+    /// stale value during back-off. `None` when Secrets Manager must be asked.
+    fn answer_from_cache(
+        &mut self,
+        slot: &Slot,
+        entry: &Entry,
+        request: &Request,
+        now: Millis,
+    ) -> Option<Result<Resolved, ResolveError>> {
+        let policy = &self.config.policy;
+        if let Some(failure) = entry
+            .failure
+            .as_ref()
+            .filter(|f| policy.in_backoff(f.retry_at, now))
+        {
+            tracing::info!(code = %failure.code, "within back-off after a failure");
+            let error = AwsError {
+                code: failure.code.clone(),
+                message: failure.message.clone(),
+                transient: failure.transient,
+            };
+            if failure.transient
+                && self.may_serve_stale(entry, now)
+                && let Some(resolved) = self.cached_target(slot, entry, &request.selector)
+            {
+                warn_stale(&request.secret_id, &error);
+                return Some(Ok(resolved));
+            }
+            let retry_in = (failure.retry_at - now + 999) / 1000;
+            return Some(Err(ResolveError::Remembered {
+                secret_id: request.secret_id.clone(),
+                error,
+                retry_in,
+            }));
+        }
+        let due = entry.next_check.is_none_or(|at| policy.is_due(at, now));
+        if due || entry.failure.is_some() {
+            return None;
+        }
+        let resolved = self.cached_target(slot, entry, &request.selector)?;
+        tracing::info!("cache hit");
+        self.cache_op(|c| c.touch(slot));
+        Some(Ok(resolved))
+    }
+
+    /// Checks Secrets Manager and stores what it says.
+    fn refresh(
+        &mut self,
+        slot: &Slot,
+        entry: &mut Entry,
+        request: &Request,
+        now: Millis,
+    ) -> Result<Resolved, ResolveError> {
+        let aws_error = |error| ResolveError::Aws {
+            secret_id: request.secret_id.clone(),
+            error,
+        };
+        let description = self
+            .aws()
+            .and_then(|aws| aws.describe(&request.secret_id))
+            .map_err(aws_error)?;
+        entry.arn = description.arn;
+        entry.name = description.name;
+        entry.stages = description.stages;
+        entry.region = self.aws_region().or(entry.region.take());
+        entry.checked_at = Some(now);
+        entry.next_check = Some(self.config.policy.next_check(now, policy::random_unit()));
+        entry.failure = None;
+        let version_id = match &request.selector {
+            Selector::VersionId(id) => id.clone(),
+            Selector::Stage(stage) => {
+                let Some(id) = entry.version_for_stage(stage).map(str::to_owned) else {
+                    self.save(slot, entry, None, &[]);
+                    return Err(ResolveError::NoStage {
+                        secret_id: request.secret_id.clone(),
+                        stage: stage.clone(),
+                    });
+                };
+                id
+            }
+        };
+        if let Some(resolved) =
+            self.cached_target(slot, entry, &Selector::VersionId(version_id.clone()))
+        {
+            tracing::info!("metadata checked; the version is already cached");
+            self.save(slot, entry, None, &[]);
+            return Ok(resolved);
+        }
+        let fetched = self
+            .aws()
+            .and_then(|aws| aws.value(&request.secret_id, &version_id))
+            .map_err(aws_error)?;
+        tracing::info!("fetched a new version");
+        entry.assign_stages(&fetched.version_id, &fetched.stages);
+        let dropped = entry.add_version(VersionInfo {
+            version_id: fetched.version_id.clone(),
+            created_date: fetched.created_date.clone(),
+            fetched_at: now,
+        });
+        self.save(slot, entry, Some(&fetched), &dropped);
+        Ok(resolved_from(entry, fetched))
+    }
+
+    /// Without a cache: one GetSecretValue by stage or version id.
+    fn fetch_uncached(&mut self, request: &Request) -> Result<Resolved, ResolveError> {
+        let fetched = self
+            .aws()
+            .and_then(|aws| match &request.selector {
+                Selector::VersionId(id) => aws.value(&request.secret_id, id),
+                Selector::Stage(stage) => aws.value_by_stage(&request.secret_id, stage),
+            })
+            .map_err(|error| ResolveError::Aws {
+                secret_id: request.secret_id.clone(),
+                error,
+            })?;
+        let entry = Entry::new(&request.secret_id);
+        Ok(resolved_from(&entry, fetched))
+    }
+
+    /// Records a failed check; a permanent failure also drops the cached values.
+    fn remember_failure(&mut self, slot: &Slot, mut entry: Entry, error: &AwsError, now: Millis) {
+        let count = entry
+            .failure
+            .as_ref()
+            .map_or(0, |f| f.count)
+            .saturating_add(1);
+        let retry_at = self.config.policy.retry_at(count, now);
+        tracing::info!(code = %error.code, count, "remembering a failure");
+        entry.failure = Some(Failure {
+            code: error.code.clone(),
+            message: error.message.clone(),
+            count,
+            failed_at: now,
+            retry_at,
+            transient: error.transient,
+        });
+        let dropped = if error.transient {
+            Vec::new()
+        } else {
+            entry.drop_versions()
+        };
+        self.save(slot, &entry, None, &dropped);
+    }
+
+    /// The cached value the selector points at, if the entry knows it.
+    fn cached_target(
+        &mut self,
+        slot: &Slot,
+        entry: &Entry,
+        selector: &Selector,
+    ) -> Option<Resolved> {
+        let version_id = match selector {
+            Selector::VersionId(id) => id.as_str(),
+            Selector::Stage(stage) => entry.version_for_stage(stage)?,
+        };
+        let info = entry
+            .versions
+            .iter()
+            .find(|v| v.version_id == version_id)?
+            .clone();
+        let value = self.cache_op(|c| c.value(slot, version_id)).flatten()?;
+        Some(Resolved {
+            value,
+            arn: entry.arn.clone(),
+            name: entry.name.clone(),
+            stages: entry.stages_of(version_id),
+            version_id: info.version_id,
+            created_date: info.created_date,
+        })
+    }
+
+    fn may_serve_stale(&self, entry: &Entry, now: Millis) -> bool {
+        entry
+            .next_check
+            .is_some_and(|at| self.config.policy.may_serve_stale(at, now))
+    }
+
+    fn new_entry(&self, secret_id: &str) -> Entry {
+        let mut entry = Entry::new(secret_id);
+        entry.region.clone_from(&self.config.aws.region);
+        entry.profile.clone_from(&self.config.aws.profile);
+        entry.endpoint.clone_from(&self.config.aws.endpoint);
+        entry
+    }
+
+    fn save(&mut self, slot: &Slot, entry: &Entry, fetched: Option<&Fetched>, dropped: &[String]) {
+        let values: Vec<(&str, &SecretValue)> = fetched
+            .map(|f| (f.version_id.as_str(), &f.value))
+            .into_iter()
+            .collect();
+        self.cache_op(|c| c.save(slot, entry, &values, dropped));
+    }
+
+    /// Runs a cache operation; a failing cache is closed and the command goes on without it.
+    fn cache_op<T>(&mut self, op: impl FnOnce(&mut Cache) -> Result<T, StoreError>) -> Option<T> {
+        let result = op(self.cache.as_mut()?);
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                tracing::warn!("{err}; going on without the cache");
+                self.cache = None;
+                None
+            }
+        }
+    }
+
+    fn aws(&mut self) -> Result<&Aws, AwsError> {
+        let settings = &self.config.aws;
+        self.aws
+            .get_or_insert_with(|| Aws::connect(settings))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn aws_region(&self) -> Option<String> {
+        match &self.aws {
+            Some(Ok(aws)) => aws.region().map(str::to_owned),
+            _ => None,
+        }
+    }
+}
+
+fn resolved_from(entry: &Entry, fetched: Fetched) -> Resolved {
+    Resolved {
+        value: fetched.value,
+        arn: fetched.arn.or_else(|| entry.arn.clone()),
+        name: fetched.name.or_else(|| entry.name.clone()),
+        version_id: fetched.version_id,
+        stages: fetched.stages,
+        created_date: fetched.created_date,
+    }
+}
+
+fn warn_stale(secret_id: &str, error: &AwsError) {
+    tracing::warn!(
+        "secret `{secret_id}`: Secrets Manager failed ({}); serving the cached value",
+        error.code
+    );
+}

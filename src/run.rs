@@ -1,0 +1,111 @@
+//! From arguments to exit code: parse, configure logging, dispatch, report.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::config::{Config, Verbosity};
+
+/// Exit status for a failure.
+const FAILURE: u8 = 1;
+/// Exit status for a usage error, as clap uses.
+const USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    harden_process();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { USAGE } else { 0 });
+        }
+    };
+    let config = match Config::from_args(&cli.global) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    init_logging(config.verbosity);
+    match dispatch(&config, &cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+fn dispatch(config: &Config, command: &Command) -> Result<ExitCode> {
+    match command {
+        Command::Get(args) => commands::get::run(config, args).map(|()| ExitCode::SUCCESS),
+        _ => anyhow::bail!("TODO(#3): this subcommand is not built yet"),
+    }
+}
+
+/// Prints the error chain once, then a hint where one helps.
+fn report(err: &anyhow::Error) {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+    }
+    eprintln!("error: {message}");
+    if let Some(hint) = hint(err) {
+        eprintln!("hint: {hint}");
+    }
+}
+
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    use crate::resolve::ResolveError;
+    match err.downcast_ref::<ResolveError>()? {
+        ResolveError::Aws { error, .. } | ResolveError::Remembered { error, .. } => {
+            match error.code.as_str() {
+                "CredentialsError" => {
+                    Some("set AWS credentials (AWS_PROFILE, aws sso login, or AWS_ACCESS_KEY_ID)")
+                }
+                "NoRegion" => Some("pass --region or set AWS_REGION"),
+                "NetworkError" | "Timeout" => Some("check --endpoint-url and the network"),
+                _ => None,
+            }
+        }
+        ResolveError::NoStage { .. } => {
+            Some("list the stages with `aws secretsmanager describe-secret`")
+        }
+    }
+}
+
+/// Keeps secrets out of core dumps: no core file, and not dumpable by other processes.
+fn harden_process() {
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, none);
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+}
+
+fn init_logging(verbosity: Verbosity) {
+    let default = match verbosity {
+        Verbosity::Quiet => "error",
+        Verbosity::Normal => "warn",
+        Verbosity::Verbose => "warn,smcache=info",
+        Verbosity::Debug => "warn,smcache=debug",
+    };
+    let filter = match (verbosity, std::env::var("SMCACHE_LOG")) {
+        (Verbosity::Normal, Ok(spec)) if !spec.is_empty() => EnvFilter::try_new(spec),
+        _ => EnvFilter::try_new(default),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}
