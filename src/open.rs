@@ -47,6 +47,14 @@ pub fn open(config: &Config) -> Result<Option<Cache>, KeyError> {
     }
 }
 
+/// Opens the cache for `purge` and `status`, which work on it whatever the cache size.
+pub fn open_for_maintenance(config: &Config) -> Result<Option<Cache>, KeyError> {
+    let mut config = config.clone();
+    config.use_cache = true;
+    config.max_cache_size = config.max_cache_size.max(1);
+    open(&config)
+}
+
 /// Makes sure the cache opens with the key: a stale fast copy is replaced by the
 /// keyring's key, and a cache no key opens is emptied and rebuilt under the key.
 fn settle_key(

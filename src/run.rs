@@ -44,7 +44,10 @@ pub fn main() -> ExitCode {
 fn dispatch(config: &Config, command: &Command) -> Result<ExitCode> {
     match command {
         Command::Get(args) => commands::get::run(config, args).map(|()| ExitCode::SUCCESS),
-        _ => anyhow::bail!("TODO(#3): this subcommand is not built yet"),
+        Command::Env(args) => commands::env::run(config, args).map(ExitCode::from),
+        Command::Purge(args) => commands::purge::run(config, args).map(|()| ExitCode::SUCCESS),
+        Command::Status(args) => commands::status::run(config, args).map(|()| ExitCode::SUCCESS),
+        Command::Completions(args) => commands::completions::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 

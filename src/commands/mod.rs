@@ -1,6 +1,10 @@
 //! One module per subcommand, and what they share.
 
+pub mod completions;
+pub mod env;
 pub mod get;
+pub mod purge;
+pub mod status;
 
 use anyhow::{Result, bail};
 use serde_json::Value;
