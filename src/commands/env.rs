@@ -40,6 +40,10 @@ pub fn run(config: &Config, args: &EnvArgs) -> Result<u8> {
 /// Resolves every secret named, in the precedence order: `--secret`s in order (a later
 /// one wins), then `--var`s, which beat them all.
 fn collect(config: &Config, args: &EnvArgs, secrets: &mut Resolver) -> Result<Variables> {
+    let mut ids: Vec<String> = args.secrets.clone();
+    ids.extend(args.vars.iter().map(|spec| spec.secret_id.clone()));
+    let selector = request_for(config, "", &args.version, false).selector;
+    secrets.prefetch(&ids, &selector);
     let mut variables = Variables::new();
     let mut strings: BTreeMap<String, Zeroizing<String>> = BTreeMap::new();
     let mut fetch = |id: &str| -> Result<Zeroizing<String>> {

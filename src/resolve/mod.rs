@@ -14,6 +14,10 @@
 //! - `--refresh` checks now and stores what it finds; if the check fails, the command
 //!   fails and the cache stays as it was.
 
+mod batch;
+
+use std::collections::HashMap;
+
 use crate::aws::{Aws, AwsError, Fetched};
 use crate::cache::policy::{self, Millis};
 use crate::cache::{Entry, Failure, Slot, VersionInfo};
@@ -67,6 +71,10 @@ pub struct Resolver<'a> {
     config: &'a Config,
     cache: Option<Cache>,
     aws: Option<Result<Aws, AwsError>>,
+    /// Values fetched by a batch call when there is no cache to hold them.
+    prefetched: HashMap<String, Fetched>,
+    /// When this process started resolving: failures since then are not "remembered".
+    started: Millis,
 }
 
 impl<'a> Resolver<'a> {
@@ -75,6 +83,8 @@ impl<'a> Resolver<'a> {
             config,
             cache,
             aws: None,
+            prefetched: HashMap::new(),
+            started: policy::now(),
         }
     }
 
@@ -151,6 +161,11 @@ impl<'a> Resolver<'a> {
             {
                 warn_stale(&request.secret_id, &error);
                 return Some(Ok(resolved));
+            }
+            if failure.failed_at >= self.started {
+                // Failed moments ago in this very process (a batch call): not a memory.
+                let secret_id = request.secret_id.clone();
+                return Some(Err(ResolveError::Aws { secret_id, error }));
             }
             let retry_in = (failure.retry_at - now + 999) / 1000;
             return Some(Err(ResolveError::Remembered {
@@ -229,6 +244,9 @@ impl<'a> Resolver<'a> {
 
     /// Without a cache: one GetSecretValue by stage or version id.
     fn fetch_uncached(&mut self, request: &Request) -> Result<Resolved, ResolveError> {
+        if let Some(fetched) = self.prefetched.remove(&request.secret_id) {
+            return Ok(resolved_from(&Entry::new(&request.secret_id), fetched));
+        }
         let fetched = self
             .aws()
             .and_then(|aws| match &request.selector {
@@ -293,6 +311,11 @@ impl<'a> Resolver<'a> {
             version_id: info.version_id,
             created_date: info.created_date,
         })
+    }
+
+    /// The slot of `secret_id`, when there is a cache.
+    fn slot_of(&self, secret_id: &str) -> Option<Slot> {
+        Some(self.cache.as_ref()?.slot(&self.config.namespace, secret_id))
     }
 
     fn may_serve_stale(&self, entry: &Entry, now: Millis) -> bool {
