@@ -17,6 +17,7 @@ const USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
     harden_process();
+    quiet_database_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -81,6 +82,20 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
             Some("list the stages with `aws secretsmanager describe-secret`")
         }
     }
+}
+
+/// sled panics on some damaged files; the store catches those panics and reports a
+/// damaged cache in one line, so the default panic message would only add noise.
+fn quiet_database_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_sled = info
+            .location()
+            .is_some_and(|at| at.file().contains("/sled-"));
+        if !in_sled {
+            default(info);
+        }
+    }));
 }
 
 /// Keeps secrets out of core dumps: no core file, and not dumpable by other processes.

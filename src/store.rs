@@ -45,9 +45,11 @@ pub type Record = (Vec<u8>, Vec<u8>);
 
 /// An open store. Holds the cache lock until dropped.
 pub struct Store {
-    db: sled::Db,
+    /// `None` only while being dropped.
+    db: Option<sled::Db>,
     path: PathBuf,
     dirty: bool,
+    discard: bool,
     _lock: File,
     previous_umask: Mode,
 }
@@ -108,28 +110,22 @@ impl Store {
             }
         };
         Ok(Self {
-            db,
+            db: Some(db),
             path,
             dirty: false,
+            discard: false,
             _lock: lock,
             previous_umask,
         })
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|err| self.db_error(&err))
+        self.guarded(|db| db.get(key).map(|v| v.map(|v| v.to_vec())))
     }
 
     /// All records whose key starts with `prefix`, in key order.
     pub fn scan(&self, prefix: &[u8]) -> Result<Vec<Record>, StoreError> {
-        self.db
-            .scan_prefix(prefix)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
-            .collect::<Result<_, _>>()
-            .map_err(|err| self.db_error(&err))
+        self.first_n(prefix, usize::MAX)
     }
 
     /// The first record whose key starts with `prefix`.
@@ -139,12 +135,12 @@ impl Store {
 
     /// The first `n` records whose key starts with `prefix`, in key order.
     pub fn first_n(&self, prefix: &[u8], n: usize) -> Result<Vec<Record>, StoreError> {
-        self.db
-            .scan_prefix(prefix)
-            .take(n)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
-            .collect::<Result<_, _>>()
-            .map_err(|err| self.db_error(&err))
+        self.guarded(|db| {
+            db.scan_prefix(prefix)
+                .take(n)
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect()
+        })
     }
 
     /// Applies `changes` atomically: after a crash, all or none of them are there.
@@ -153,38 +149,69 @@ impl Store {
             return Ok(());
         }
         self.dirty = true;
-        self.db
-            .apply_batch(changes.batch)
-            .map_err(|err| self.db_error(&err))
+        self.guarded(|db| db.apply_batch(changes.batch))
     }
 
     /// Removes every record.
     pub fn clear(&mut self) -> Result<(), StoreError> {
         self.dirty = true;
-        self.db.clear().map_err(|err| self.db_error(&err))
+        self.guarded(|db| db.clear())
     }
 
     /// Writes what changed to disk. Called before the lock is released.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         if self.dirty {
-            self.db.flush().map_err(|err| self.db_error(&err))?;
+            self.guarded(|db| db.flush().map(drop))?;
             self.dirty = false;
         }
         Ok(())
     }
 
-    fn db_error(&self, err: &sled::Error) -> StoreError {
+    /// Marks the database for removal when the store is dropped, for one that failed in
+    /// use: the next process starts with a new one.
+    pub fn discard(&mut self) {
+        self.discard = true;
+    }
+
+    /// Runs a database operation; an error or a panic inside sled becomes a
+    /// [`StoreError::Database`].
+    fn guarded<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T, StoreError> {
+        let db = self
+            .db
+            .as_ref()
+            .expect("the database is open until the store is dropped");
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(db))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.db_error(err.to_string())),
+            Err(_) => Err(self.db_error("the database library panicked".into())),
+        }
+    }
+
+    fn db_error(&self, detail: String) -> StoreError {
         StoreError::Database {
             path: self.path.clone(),
-            detail: err.to_string(),
+            detail,
         }
     }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Err(err) = self.flush() {
+        if !self.discard
+            && let Err(err) = self.flush()
+        {
             tracing::warn!("{err}");
+            self.discard = true;
+        }
+        // sled's files must be closed before its directory goes; the lock is still ours.
+        drop(self.db.take());
+        if self.discard {
+            match remove_db(&self.path) {
+                Ok(()) => {
+                    tracing::warn!("removed the damaged cache database; the next run rebuilds it")
+                }
+                Err(err) => tracing::warn!("{err}"),
+            }
         }
         rustix::process::umask(self.previous_umask);
     }

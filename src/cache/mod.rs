@@ -211,6 +211,12 @@ impl<H: SecretCacheHook> SecretCache<H> {
         Ok(count)
     }
 
+    /// Gives the cache up after a database failure: its files are removed when it is
+    /// dropped, so the next process rebuilds it.
+    pub fn discard(mut self) {
+        self.store.discard();
+    }
+
     /// The store, to reopen it under another hook.
     pub fn into_store(self) -> Store {
         self.store

@@ -347,7 +347,9 @@ impl<'a> Resolver<'a> {
             Ok(value) => Some(value),
             Err(err) => {
                 tracing::warn!("{err}; going on without the cache");
-                self.cache = None;
+                if let Some(cache) = self.cache.take() {
+                    cache.discard();
+                }
                 None
             }
         }
