@@ -208,7 +208,7 @@ impl Drop for Store {
         if self.discard {
             match remove_db(&self.path) {
                 Ok(()) => {
-                    tracing::warn!("removed the damaged cache database; the next run rebuilds it")
+                    tracing::warn!("removed the damaged cache database; the next run rebuilds it");
                 }
                 Err(err) => tracing::warn!("{err}"),
             }
