@@ -19,9 +19,27 @@ Examples:
   eval \"$(smcache env -e DB_URL=prod/db#url)\"
   smcache purge
 
-Environment variables named beside an option set it when the option is not given.";
+Environment variables named beside an option set it when the option is not given.
+Durations (T) are whole seconds (90) or a number with a unit (90s, 15m, 1h, 2d).";
 
-/// AWS Secrets Manager secrets for shell scripts, served from an encrypted on-disk cache.
+/// AWS Secrets Manager secrets for shell scripts, served from an encrypted on-disk cache
+///
+/// smcache prints secrets from AWS Secrets Manager and puts them into environment
+/// variables. What it fetches is kept in an encrypted cache shared by every invocation, so
+/// scripts that read the same secrets again and again do not call Secrets Manager each time.
+///
+/// A cached secret is fresh until its next check, a moment drawn from [T/2, T] after the
+/// last successful one (T is --refresh-interval); until then the cache answers alone. Then
+/// it is stale: Secrets Manager is asked which version carries the stage, and only a version
+/// not yet cached is fetched. A failed check is remembered with its error code and not
+/// repeated before its back-off has passed (--retry-base, --retry-growth, --retry-max);
+/// meanwhile the remembered error is the answer. When Secrets Manager cannot be reached, a
+/// stale value is still served, with a warning, for at most --max-stale past its refresh
+/// time. A permanent failure (access denied, not found, deleted) drops the cached values.
+///
+/// The cache is sealed with a 256-bit data key from SMCACHE_KEY or the OS keyring; when
+/// neither can be had, smcache warns once and works without the cache. Plaintext is never
+/// written to disk.
 #[derive(Debug, Parser)]
 #[command(name = "smcache", version, about, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
@@ -34,6 +52,7 @@ pub struct Cli {
 
 /// Options every subcommand takes, before or after its name.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global Options")]
 pub struct GlobalArgs {
     /// AWS region [env: AWS_REGION, AWS_DEFAULT_REGION; default: the profile's]
     #[arg(long, global = true, value_name = "R", value_parser = non_empty)]
@@ -56,7 +75,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
-    /// Seconds until cached secret metadata is re-checked; the moment is drawn from [T/2, T]
+    /// Time until cached secret metadata is re-checked; the moment is drawn from [T/2, T]
     #[arg(long, global = true, value_name = "T", env = "SMCACHE_REFRESH_INTERVAL",
           value_parser = parse_duration, default_value = "3600")]
     pub refresh_interval: Duration,
@@ -109,14 +128,65 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a secret's value
+    ///
+    /// Prints the SecretString of the version asked for (--version-id, else --stage, else
+    /// --default-stage) and a newline. With --json-key K the SecretString must be a JSON
+    /// object, and only its top-level key K is printed: a string raw, any other value as JSON
+    /// text. --binary writes SecretBinary's bytes as they are. --output json prints a
+    /// GetSecretValue-shaped object: ARN, Name, VersionId, VersionStages, CreatedDate, and
+    /// SecretString or SecretBinary (base64).
+    ///
+    /// Errors name the secret id and, for AWS errors, the AWS error code
+    /// (ResourceNotFoundException, AccessDeniedException, ...).
     Get(GetArgs),
     /// Put secrets into environment variables, for a command or for `eval`
+    ///
+    /// -e NAME=SECRET_ID gives NAME the whole SecretString; -e NAME=SECRET_ID#KEY gives it
+    /// top-level key KEY of the JSON object in the SecretString. -s SECRET_ID makes one
+    /// variable per top-level key of a JSON-object secret, and for any other secret one
+    /// variable named after the last /-separated part of its id. Names made by -s are
+    /// upper-cased, every character outside A-Z, 0-9 and _ becomes _, a leading digit gets a
+    /// _ in front, and --prefix goes before them. JSON values that are not strings are
+    /// written as their JSON text (5432, true). --var beats --secret for the same name; a
+    /// later --secret beats an earlier one. Every secret comes through the same cache as
+    /// `smcache get`.
+    ///
+    /// With COMMAND, smcache replaces itself with the command, which runs with the variables
+    /// added to the inherited environment; its exit status is smcache's. A command that
+    /// cannot be found exits 127, one that cannot be executed 126. If any secret or key
+    /// fails, no command runs, and the error names the secret and the key.
+    ///
+    /// Without COMMAND, the variables are printed as --format says. shell: export NAME='value'
+    /// lines, safe to eval whatever the value holds. dotenv: NAME="value" lines with \, ",
+    /// 
+,  and 	 escaped (loaders that expand ${NAME} inside values, as python-dotenv
+    /// does, cannot be told not to, so a value holding ${ is read back exactly only with
+    /// expansion off). json: one object of strings.
     Env(EnvArgs),
     /// Remove cached secrets: all, or the ones named
+    ///
+    /// Without SECRET_ID everything cached goes, whatever key sealed it: values, metadata,
+    /// remembered errors and back-off. With ids, only those secrets as fetched through the
+    /// current region, profile and endpoint. The number of entries removed is printed on
+    /// stderr. The next use of a removed secret goes to Secrets Manager again.
     Purge(PurgeArgs),
     /// Show what is cached, never a value
+    ///
+    /// One row per cached secret and region, profile and endpoint. Its state is fresh (the
+    /// next check is ahead: the cache answers alone), stale (the next check has passed: the
+    /// next use asks Secrets Manager) or backoff (the last check failed and its retry moment
+    /// is ahead: the remembered error is the answer until then).
+    ///
+    /// --output json prints an array of objects with these fields: secret_id; region,
+    /// profile, endpoint (null when not set); stages (stage to version id, as last seen);
+    /// versions (the version ids whose values are cached); fetched_at, next_check (RFC 3339
+    /// in UTC, or null); state; failures (consecutive failed checks); last_error (the AWS
+    /// error code of the last failure, or null); next_retry (RFC 3339 in UTC, or null).
     Status(StatusArgs),
     /// Print a shell completion script
+    ///
+    /// Writes the completion script for SHELL to stdout. The same scripts are in the
+    /// completions/ directory of the source tree.
     Completions(CompletionsArgs),
 }
 
@@ -229,6 +299,11 @@ pub enum EnvFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  smcache purge
+  smcache purge prod/db prod/api-token
+  smcache purge --region eu-west-1 prod/db")]
 pub struct PurgeArgs {
     /// Secrets to remove (in the current region, profile and endpoint); none: everything
     #[arg(value_name = "SECRET_ID")]
@@ -236,6 +311,10 @@ pub struct PurgeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  smcache status
+  smcache status --output json | jq -r '.[] | select(.state == \"backoff\") | .secret_id'")]
 pub struct StatusArgs {
     /// Output format
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = StatusOutput::Text)]
@@ -251,6 +330,11 @@ pub enum StatusOutput {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  smcache completions bash > ~/.local/share/bash-completion/completions/smcache
+  smcache completions zsh > ~/.zfunc/_smcache
+  smcache completions fish > ~/.config/fish/completions/smcache.fish")]
 pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]

@@ -68,16 +68,16 @@ fn report(err: &anyhow::Error) {
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use crate::resolve::ResolveError;
     match err.downcast_ref::<ResolveError>()? {
-        ResolveError::Aws { error, .. } | ResolveError::Remembered { error, .. } => {
-            match error.code.as_str() {
-                "CredentialsError" => {
-                    Some("set AWS credentials (AWS_PROFILE, aws sso login, or AWS_ACCESS_KEY_ID)")
-                }
-                "NoRegion" => Some("pass --region or set AWS_REGION"),
-                "NetworkError" | "Timeout" => Some("check --endpoint-url and the network"),
-                _ => None,
+        ResolveError::Aws { error, .. }
+        | ResolveError::Remembered { error, .. }
+        | ResolveError::Version { error, .. } => match error.code.as_str() {
+            "CredentialsError" => {
+                Some("set AWS credentials (AWS_PROFILE, aws sso login, or AWS_ACCESS_KEY_ID)")
             }
-        }
+            "NoRegion" => Some("pass --region or set AWS_REGION"),
+            "NetworkError" | "Timeout" => Some("check --endpoint-url and the network"),
+            _ => None,
+        },
         ResolveError::NoStage { .. } => {
             Some("list the stages with `aws secretsmanager describe-secret`")
         }

@@ -64,6 +64,12 @@ pub enum ResolveError {
     },
     #[error("secret `{secret_id}` has no version with stage `{stage}`")]
     NoStage { secret_id: String, stage: String },
+    #[error("secret `{secret_id}` version `{version_id}`: {error}")]
+    Version {
+        secret_id: String,
+        version_id: String,
+        error: AwsError,
+    },
 }
 
 /// The cache (if it could be opened) and a Secrets Manager client made on first need.
@@ -227,10 +233,24 @@ impl<'a> Resolver<'a> {
             self.save(slot, entry, None, &[]);
             return Ok(resolved);
         }
-        let fetched = self
+        let fetched = match self
             .aws()
             .and_then(|aws| aws.value(&request.secret_id, &version_id))
-            .map_err(aws_error)?;
+        {
+            Ok(fetched) => fetched,
+            // The secret answered; only this version failed (say, a mistyped version id).
+            // That is no reason to back off from, or forget, the secret's other versions.
+            Err(error) if !error.transient => {
+                self.save(slot, entry, None, &[]);
+                let secret_id = request.secret_id.clone();
+                return Err(ResolveError::Version {
+                    secret_id,
+                    version_id,
+                    error,
+                });
+            }
+            Err(error) => return Err(aws_error(error)),
+        };
         tracing::info!("fetched a new version");
         entry.assign_stages(&fetched.version_id, &fetched.stages);
         let dropped = entry.add_version(VersionInfo {
