@@ -40,6 +40,9 @@ pub struct AwsError {
     pub message: String,
     /// Network, timeout, 5xx and throttling: a cached value may still be served.
     pub transient: bool,
+    /// A problem of this machine's setup (no region, no credentials), not of the secret:
+    /// never remembered in the cache, and never a reason to drop cached values.
+    pub local: bool,
 }
 
 impl AwsError {
@@ -47,7 +50,8 @@ impl AwsError {
         Self {
             code: code.into(),
             message: message.into(),
-            transient: false,
+            transient: true,
+            local: true,
         }
     }
 }
@@ -203,6 +207,7 @@ impl Aws {
                         code,
                         message,
                         transient,
+                        local: false,
                     },
                 )
             })
@@ -292,13 +297,13 @@ where
                 code,
                 message,
                 transient,
+                local: false,
             }
         }
-        _ if mentions_credentials => AwsError {
-            code: "CredentialsError".into(),
-            message: format!("no usable AWS credentials: {}", last_cause(&chain)),
-            transient: true,
-        },
+        _ if mentions_credentials => AwsError::local(
+            "CredentialsError",
+            format!("no usable AWS credentials: {}", last_cause(&chain)),
+        ),
         SdkError::TimeoutError(_) => transient("Timeout", "the request timed out"),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
             transient("Timeout", "the request timed out")
@@ -314,6 +319,7 @@ fn transient(code: &str, message: impl Into<String>) -> AwsError {
         code: code.into(),
         message: message.into(),
         transient: true,
+        local: false,
     }
 }
 

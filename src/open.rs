@@ -14,45 +14,56 @@ use crate::store::{Store, StoreError};
 
 pub type Cache = SecretCache<EncryptionHook>;
 
+/// Why the cache could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Opens the cache for reading and writing, or explains on stderr why not.
 pub fn open(config: &Config) -> Result<Option<Cache>, KeyError> {
     if !config.use_cache {
         return Ok(None);
     }
-    let env_key = keys::from_environment()?;
-    let keyring = KeyRing::for_cache_dir(&config.cache_dir);
-    let (key, origin) = match env_key {
-        Some(key) => (key, KeyOrigin::Environment),
-        None => match keyring.key() {
-            Ok(found) => found,
-            Err(err) => {
-                warn_uncached(&err.to_string());
-                return Ok(None);
-            }
-        },
-    };
-    let store = match Store::open(&config.cache_dir, config.lock_wait) {
-        Ok(store) => store,
-        Err(err) => {
-            report_store_error(&err);
-            return Ok(None);
-        }
-    };
-    match settle_key(store, &key, origin, &keyring, config.max_cache_size) {
+    match try_open(config) {
         Ok(cache) => Ok(Some(cache)),
+        Err(OpenError::Key(err @ KeyError::InvalidEnvKey)) => Err(err),
+        // Another smcache holds the cache: routine under `make -j`, so only at -v.
+        Err(err @ OpenError::Store(StoreError::Busy { .. })) => {
+            tracing::info!("{err}; answering from Secrets Manager without the cache");
+            Ok(None)
+        }
         Err(err) => {
-            report_store_error(&err);
+            tracing::warn!("{err}; answering from Secrets Manager without the cache");
             Ok(None)
         }
     }
 }
 
-/// Opens the cache for `purge` and `status`, which work on it whatever the cache size.
-pub fn open_for_maintenance(config: &Config) -> Result<Option<Cache>, KeyError> {
-    let mut config = config.clone();
-    config.use_cache = true;
-    config.max_cache_size = config.max_cache_size.max(1);
-    open(&config)
+/// Opens the cache for `purge` and `status`, which work on it whatever the cache size
+/// and report why they cannot.
+pub fn open_for_maintenance(config: &Config) -> Result<Cache, OpenError> {
+    try_open(config)
+}
+
+fn try_open(config: &Config) -> Result<Cache, OpenError> {
+    let keyring = KeyRing::for_cache_dir(&config.cache_dir);
+    let (key, origin) = match keys::from_environment()? {
+        Some(key) => (key, KeyOrigin::Environment),
+        None => match keyring.key() {
+            Err(KeyError::InvalidStoredKey) => {
+                tracing::warn!("the OS keyring held an unreadable cache key; replacing it");
+                (keyring.replace()?, KeyOrigin::Created)
+            }
+            found => found?,
+        },
+    };
+    let store = Store::open(&config.cache_dir, config.lock_wait)?;
+    let max_entries = config.max_cache_size.max(1);
+    Ok(settle_key(store, &key, origin, &keyring, max_entries)?)
 }
 
 /// Makes sure the cache opens with the key: a stale fast copy is replaced by the
@@ -84,18 +95,4 @@ fn settle_key(
         }
     }
     Ok(cache)
-}
-
-fn report_store_error(err: &StoreError) {
-    match err {
-        // Another smcache holds the cache: routine under `make -j`, so only at -v.
-        StoreError::Busy { .. } => {
-            tracing::info!("{err}; answering from Secrets Manager without the cache");
-        }
-        _ => warn_uncached(&err.to_string()),
-    }
-}
-
-fn warn_uncached(reason: &str) {
-    tracing::warn!("{reason}; answering from Secrets Manager without the cache");
 }

@@ -154,10 +154,8 @@ impl<H: SecretCacheHook> SecretCache<H> {
         }
         let mut count = self.count()? + u64::from(is_new);
         self.touch_into(&mut changes, slot)?;
-        while count > self.max_entries as u64 {
-            let Some(victim) = self.least_recent_other_than(slot)? else {
-                break;
-            };
+        let excess = count.saturating_sub(self.max_entries as u64);
+        for victim in self.least_recent_other_than(slot, excess)? {
             self.remove_into(&mut changes, &victim)?;
             count -= 1;
         }
@@ -266,15 +264,21 @@ impl<H: SecretCacheHook> SecretCache<H> {
         Ok(())
     }
 
-    /// The least recently used entry that is not `slot`: one of the first two records
-    /// of the access index.
-    fn least_recent_other_than(&self, slot: &Slot) -> Result<Option<Slot>, StoreError> {
+    /// The `n` least recently used entries other than `slot`: read from the front of the
+    /// access index, never the whole of it (unless the limit was just lowered).
+    fn least_recent_other_than(&self, slot: &Slot, n: u64) -> Result<Vec<Slot>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let wanted = usize::try_from(n).unwrap_or(usize::MAX);
         Ok(self
             .store
-            .first_n(b"l", 2)?
+            .first_n(b"l", wanted.saturating_add(1))?
             .into_iter()
             .filter_map(|(key, _)| Slot::try_from(key.get(9..)?).ok())
-            .find(|victim| victim != slot))
+            .filter(|victim| victim != slot)
+            .take(wanted)
+            .collect())
     }
 }
 

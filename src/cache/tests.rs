@@ -111,3 +111,28 @@ fn remove_and_clear() {
     assert_eq!(c.count().unwrap(), 0);
     assert_eq!(c.key_check().unwrap(), KeyCheck::Matches);
 }
+
+#[test]
+fn lowering_the_limit_evicts_down_to_it_in_one_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let slots: Vec<Slot> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|id| put(&mut c, id))
+        .collect();
+    drop(c);
+    let mut c = cache(tmp.path(), 2);
+    let newest = put(&mut c, "f");
+    assert_eq!(c.count().unwrap(), 2);
+    let kept: Vec<bool> = slots
+        .iter()
+        .map(|s| c.entry(s).unwrap().is_some())
+        .collect();
+    assert_eq!(
+        kept,
+        [false, false, false, false, true],
+        "only the most recent stays"
+    );
+    assert!(c.entry(&newest).unwrap().is_some());
+    assert_eq!(c.entries().unwrap().len(), 2);
+}

@@ -1,6 +1,6 @@
 //! `smcache purge`: remove cached secrets.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::cli::PurgeArgs;
 use crate::config::Config;
@@ -32,9 +32,7 @@ fn purge_all(config: &Config) -> Result<u64> {
 
 /// The named secrets in the current namespace: their slots need the key.
 fn purge_some(config: &Config, secret_ids: &[String]) -> Result<u64> {
-    let Some(mut cache) = crate::open::open_for_maintenance(config)? else {
-        bail!("failed to purge: the cache could not be opened (see the warning above)");
-    };
+    let mut cache = crate::open::open_for_maintenance(config).context("failed to purge")?;
     let mut removed = 0;
     for id in secret_ids {
         let slot = cache.slot(&config.namespace, id);

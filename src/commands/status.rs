@@ -32,20 +32,15 @@ pub struct Row {
 }
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
-    let rows = match crate::open::open_for_maintenance(config)? {
-        Some(cache) => {
-            let now = policy::now();
-            let mut rows: Vec<Row> = cache
-                .entries()?
-                .into_iter()
-                .map(|(_, e)| row(&e, &config.policy, now))
-                .collect();
-            rows.sort_by(|a, b| a.secret_id.cmp(&b.secret_id).then(a.region.cmp(&b.region)));
-            cache.close()?;
-            rows
-        }
-        None => Vec::new(),
-    };
+    let cache = crate::open::open_for_maintenance(config).context("cannot read the cache")?;
+    let now = policy::now();
+    let mut rows: Vec<Row> = cache
+        .entries()?
+        .into_iter()
+        .map(|(_, e)| row(&e, &config.policy, now))
+        .collect();
+    rows.sort_by(|a, b| a.secret_id.cmp(&b.secret_id).then(a.region.cmp(&b.region)));
+    cache.close()?;
     let text = match args.output {
         StatusOutput::Json => serde_json::to_string_pretty(&rows)? + "\n",
         StatusOutput::Text => table(&rows),
@@ -102,13 +97,14 @@ fn table(rows: &[Row]) -> String {
     let header = [
         "SECRET",
         "REGION",
+        "PROFILE/ENDPOINT",
         "STAGES",
         "FETCHED",
         "NEXT CHECK",
         "STATE",
         "ERROR",
     ];
-    let cells: Vec<[String; 7]> = rows.iter().map(cells).collect();
+    let cells: Vec<[String; 8]> = rows.iter().map(cells).collect();
     let mut widths = header.map(str::len);
     for row in &cells {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -132,7 +128,7 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-fn cells(row: &Row) -> [String; 7] {
+fn cells(row: &Row) -> [String; 8] {
     let dash = || "-".to_owned();
     let stages = row
         .stages
@@ -146,6 +142,10 @@ fn cells(row: &Row) -> [String; 7] {
     [
         row.secret_id.clone(),
         row.region.clone().unwrap_or_else(dash),
+        row.endpoint
+            .clone()
+            .or_else(|| row.profile.clone())
+            .unwrap_or_else(dash),
         if stages.is_empty() {
             dash()
         } else {

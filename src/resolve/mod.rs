@@ -127,7 +127,9 @@ impl<'a> Resolver<'a> {
             Ok(resolved) => Ok(resolved),
             Err(err) if request.refresh => Err(err),
             Err(ResolveError::Aws { secret_id, error }) => {
-                self.remember_failure(&slot, entry.clone(), &error, now);
+                if !error.local {
+                    self.remember_failure(&slot, entry.clone(), &error, now);
+                }
                 match stale {
                     Some(resolved) if error.transient && self.may_serve_stale(&entry, now) => {
                         warn_stale(&secret_id, &error);
@@ -160,6 +162,7 @@ impl<'a> Resolver<'a> {
                 code: failure.code.clone(),
                 message: failure.message.clone(),
                 transient: failure.transient,
+                local: false,
             };
             if failure.transient
                 && self.may_serve_stale(entry, now)
