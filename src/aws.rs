@@ -124,10 +124,12 @@ impl Aws {
             .block_on(self.client.describe_secret().secret_id(secret_id).send())
             .map_err(|err| classify(&err))?;
         if out.deleted_date().is_some() {
-            return Err(AwsError::local(
-                "InvalidRequestException",
-                "the secret is scheduled for deletion",
-            ));
+            return Err(AwsError {
+                code: "InvalidRequestException".into(),
+                message: "the secret is scheduled for deletion".into(),
+                transient: false,
+                local: false,
+            });
         }
         let mut stages = BTreeMap::new();
         for (version_id, version_stages) in out.version_ids_to_stages().into_iter().flatten() {
@@ -302,15 +304,15 @@ where
         }
         _ if mentions_credentials => AwsError::local(
             "CredentialsError",
-            format!("no usable AWS credentials: {}", last_cause(&chain)),
+            format!("no usable AWS credentials: {}", innermost_cause(err)),
         ),
         SdkError::TimeoutError(_) => transient("Timeout", "the request timed out"),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
             transient("Timeout", "the request timed out")
         }
-        SdkError::DispatchFailure(_) => transient("NetworkError", last_cause(&chain)),
-        SdkError::ResponseError(_) => transient("ResponseError", last_cause(&chain)),
-        _ => AwsError::local("RequestError", last_cause(&chain)),
+        SdkError::DispatchFailure(_) => transient("NetworkError", innermost_cause(err)),
+        SdkError::ResponseError(_) => transient("ResponseError", innermost_cause(err)),
+        _ => AwsError::local("RequestError", innermost_cause(err)),
     }
 }
 
@@ -323,15 +325,14 @@ fn transient(code: &str, message: impl Into<String>) -> AwsError {
     }
 }
 
-/// The innermost cause of an error chain: `a: b: c` -> `c`, or the whole chain if short.
-fn last_cause(chain: &str) -> String {
-    chain
-        .rsplit(": ")
-        .next()
-        .unwrap_or(chain)
-        .trim()
-        .trim_end_matches(')')
-        .to_owned()
+/// The innermost cause of an error: the one that says what happened ("Connection
+/// refused"), where the outer ones say in which layer.
+fn innermost_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
 }
 
 /// Adds `smcache/<version>` to every request's user agent.
