@@ -77,7 +77,7 @@ pub struct GlobalArgs {
 
     /// Time until cached secret metadata is re-checked; the moment is drawn from [T/2, T]
     #[arg(long, global = true, value_name = "T", env = "SMCACHE_REFRESH_INTERVAL",
-          value_parser = parse_duration, default_value = "3600")]
+          allow_hyphen_values = true, value_parser = parse_duration, default_value = "3600")]
     pub refresh_interval: Duration,
 
     /// Most secrets kept; least recently used goes first; 0 caches nothing
@@ -86,23 +86,24 @@ pub struct GlobalArgs {
         global = true,
         value_name = "N",
         env = "SMCACHE_MAX_CACHE_SIZE",
-        default_value_t = 1024
+        default_value_t = 1024,
+        allow_hyphen_values = true
     )]
     pub max_cache_size: usize,
 
     /// Back-off after the first failure
     #[arg(long, global = true, value_name = "T", env = "SMCACHE_RETRY_BASE",
-          value_parser = parse_duration, default_value = "1")]
+          allow_hyphen_values = true, value_parser = parse_duration, default_value = "1")]
     pub retry_base: Duration,
 
     /// Back-off after the n-th consecutive failure is base * F^(n-1)
     #[arg(long, global = true, value_name = "F", env = "SMCACHE_RETRY_GROWTH",
-          value_parser = parse_growth, default_value = "2")]
+          allow_hyphen_values = true, value_parser = parse_growth, default_value = "2")]
     pub retry_growth: f64,
 
     /// Back-off cap
     #[arg(long, global = true, value_name = "T", env = "SMCACHE_RETRY_MAX",
-          value_parser = parse_duration, default_value = "3600")]
+          allow_hyphen_values = true, value_parser = parse_duration, default_value = "3600")]
     pub retry_max: Duration,
 
     /// Stage used when none is asked for
@@ -113,7 +114,7 @@ pub struct GlobalArgs {
     /// How long past its refresh time a cached value may still be served when Secrets
     /// Manager cannot be reached
     #[arg(long, global = true, value_name = "T", env = "SMCACHE_MAX_STALE",
-          value_parser = parse_duration, default_value = "86400")]
+          allow_hyphen_values = true, value_parser = parse_duration, default_value = "86400")]
     pub max_stale: Duration,
 
     /// More diagnostics on stderr (-vv for more) [env: SMCACHE_LOG, a tracing filter]
@@ -157,9 +158,8 @@ pub enum Command {
     /// fails, no command runs, and the error names the secret and the key.
     ///
     /// Without COMMAND, the variables are printed as --format says. shell: export NAME='value'
-    /// lines, safe to eval whatever the value holds. dotenv: NAME="value" lines with \, ",
-    /// 
-,  and 	 escaped (loaders that expand ${NAME} inside values, as python-dotenv
+    /// lines, safe to eval whatever the value holds. dotenv: NAME="value" lines with \\, \",
+    /// \n, \r and \t escaped (loaders that expand ${NAME} inside values, as python-dotenv
     /// does, cannot be told not to, so a value holding ${ is read back exactly only with
     /// expansion off). json: one object of strings.
     Env(EnvArgs),
@@ -265,14 +265,15 @@ pub struct EnvArgs {
     pub secrets: Vec<String>,
 
     /// Prepended to every name made by --secret
-    #[arg(long, value_name = "P", default_value = "")]
+    #[arg(long, value_name = "P", default_value = "", hide_default_value = true,
+          value_parser = parse_prefix)]
     pub prefix: String,
 
     #[command(flatten)]
     pub version: VersionArgs,
 
     /// Without COMMAND: how to print the variables
-    #[arg(long, value_enum, default_value_t = EnvFormat::Shell)]
+    #[arg(long, value_enum, default_value_t = EnvFormat::Shell, conflicts_with = "command")]
     pub format: EnvFormat,
 
     /// The command to run with the variables added to its environment
@@ -364,6 +365,18 @@ fn parse_growth(value: &str) -> Result<f64, String> {
     Ok(growth)
 }
 
+/// A `--prefix` must itself start a valid variable name, so that every name made with it
+/// is one: checked here, before any secret is fetched.
+fn parse_prefix(value: &str) -> Result<String, String> {
+    if !value.is_empty() && !is_env_name(value) {
+        return Err(format!(
+            "`{value}` cannot start a variable name (letters, digits and `_`, not starting with \
+             a digit)"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// Parses `NAME=SECRET_ID` or `NAME=SECRET_ID#KEY`. Secret names and ARNs cannot
 /// contain `#`, so the first one starts the key.
 pub fn parse_var_spec(value: &str) -> Result<VarSpec, String> {
@@ -422,6 +435,16 @@ mod tests {
             }
         );
         assert_eq!(parse_var_spec("T=tok").unwrap().key, None);
+    }
+
+    #[test]
+    fn prefixes_must_start_a_variable_name() {
+        for good in ["", "DB_", "_", "app1_"] {
+            assert_eq!(parse_prefix(good).unwrap(), good);
+        }
+        for bad in ["1_", "DB-", "a b", "é"] {
+            assert!(parse_prefix(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

@@ -61,7 +61,11 @@ impl Config {
         };
         Ok(Self {
             namespace: namespace(&aws),
-            cache_dir: cache_dir(args.cache_dir.as_deref())?,
+            // Without a cache, a missing home directory is no reason to fail.
+            cache_dir: match cache_dir(args.cache_dir.as_deref()) {
+                Err(_) if no_cache => PathBuf::new(),
+                other => other?,
+            },
             use_cache: !no_cache && args.max_cache_size > 0,
             max_cache_size: args.max_cache_size,
             policy: Policy {

@@ -25,6 +25,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { USAGE } else { 0 });
         }
     };
+    // Completions depend on nothing but the clap model: not even a home directory.
+    if let Command::Completions(args) = &cli.command {
+        return match commands::completions::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                report(&err);
+                ExitCode::from(FAILURE)
+            }
+        };
+    }
     let config = match Config::from_args(&cli.global) {
         Ok(config) => config,
         Err(message) => {
@@ -48,7 +58,7 @@ fn dispatch(config: &Config, command: &Command) -> Result<ExitCode> {
         Command::Env(args) => commands::env::run(config, args).map(ExitCode::from),
         Command::Purge(args) => commands::purge::run(config, args).map(|()| ExitCode::SUCCESS),
         Command::Status(args) => commands::status::run(config, args).map(|()| ExitCode::SUCCESS),
-        Command::Completions(args) => commands::completions::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Completions(_) => unreachable!("completions are dispatched before configuration"),
     }
 }
 

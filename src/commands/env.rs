@@ -101,7 +101,11 @@ fn expand_secret(id: &str, text: &str, prefix: &str) -> Result<Vec<(String, Zero
             Value::String(text) => text,
             other => other.to_string(),
         };
-        out.push((named(&key)?, Zeroizing::new(rendered)));
+        let name = named(&key)?;
+        if out.iter().any(|(taken, _)| *taken == name) {
+            tracing::warn!("secret `{id}`: two keys become `{name}`; the one sorted last wins");
+        }
+        out.push((name, Zeroizing::new(rendered)));
     }
     Ok(out)
 }
