@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use crate::cli::{Cli, Command};
 use crate::commands;
@@ -94,6 +95,21 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
     }
 }
 
+/// Limits every crate but smcache to `debug`, whatever `SMCACHE_LOG` asks: at `trace`,
+/// the AWS SDK logs whole HTTP responses, secret values included.
+fn cap_dependencies(filter: &Targets) -> Targets {
+    let cap = |level: LevelFilter| level.min(LevelFilter::DEBUG);
+    let own = filter.default_level().unwrap_or(LevelFilter::OFF);
+    let mut capped = Targets::new()
+        .with_default(cap(own))
+        .with_target("smcache", own);
+    for (target, level) in filter {
+        let ours = target == "smcache" || target.starts_with("smcache::");
+        capped = capped.with_target(target, if ours { level } else { cap(level) });
+    }
+    capped
+}
+
 /// sled panics on some damaged files; the store catches those panics and reports a
 /// damaged cache in one line, so the default panic message would only add noise.
 fn quiet_database_panics() {
@@ -119,21 +135,46 @@ fn harden_process() {
 }
 
 fn init_logging(verbosity: Verbosity) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let default = match verbosity {
         Verbosity::Quiet => "error",
         Verbosity::Normal => "warn",
         Verbosity::Verbose => "warn,smcache=info",
         Verbosity::Debug => "warn,smcache=debug",
     };
-    let filter = match (verbosity, std::env::var("SMCACHE_LOG")) {
-        (Verbosity::Normal, Ok(spec)) if !spec.is_empty() => EnvFilter::try_new(spec),
-        _ => EnvFilter::try_new(default),
-    }
-    .unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let spec = match (verbosity, std::env::var("SMCACHE_LOG")) {
+        (Verbosity::Normal, Ok(spec)) if !spec.is_empty() => spec,
+        _ => default.to_owned(),
+    };
+    let filter: Targets = spec
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(Level::WARN));
+    let filter = cap_dependencies(&filter);
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .without_time()
-        .with_target(false)
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(output)
+        .with(filter)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_never_log_at_trace() {
+        let capped = cap_dependencies(&"trace,aws_smithy_runtime=trace".parse().unwrap());
+        assert!(capped.would_enable("smcache::resolve", &Level::TRACE));
+        assert!(!capped.would_enable("aws_smithy_runtime::client", &Level::TRACE));
+        assert!(capped.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
+        assert!(!capped.would_enable("hyper", &Level::TRACE));
+        let quiet = cap_dependencies(&"warn".parse().unwrap());
+        assert!(!quiet.would_enable("smcache", &Level::INFO));
+        assert!(quiet.would_enable("smcache", &Level::WARN));
+    }
 }
