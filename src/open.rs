@@ -33,11 +33,17 @@ pub fn open(config: &Config) -> Result<Option<Cache>, KeyError> {
         Err(OpenError::Key(err @ KeyError::InvalidEnvKey)) => Err(err),
         // Another smcache holds the cache: routine under `make -j`, so only at -v.
         Err(err @ OpenError::Store(StoreError::Busy { .. })) => {
-            tracing::info!("{err}; answering from Secrets Manager without the cache");
+            tracing::info!(
+                "{}; answering from Secrets Manager without the cache",
+                chain(&err)
+            );
             Ok(None)
         }
         Err(err) => {
-            tracing::warn!("{err}; answering from Secrets Manager without the cache");
+            tracing::warn!(
+                "{}; answering from Secrets Manager without the cache",
+                chain(&err)
+            );
             Ok(None)
         }
     }
@@ -76,23 +82,40 @@ fn settle_key(
     max_entries: usize,
 ) -> Result<Cache, StoreError> {
     let mut cache = SecretCache::new(store, EncryptionHook::new(key), max_entries);
-    let mut check = cache.key_check()?;
-    if check == KeyCheck::Mismatch
+    let mut check = cache.key_check();
+    if check.as_ref().is_ok_and(|c| *c == KeyCheck::Mismatch)
         && origin == KeyOrigin::FastCopy
         && let Ok((fresh, _)) = keyring.authoritative()
     {
-        {
-            cache = SecretCache::new(cache.into_store(), EncryptionHook::new(&fresh), max_entries);
-            check = cache.key_check()?;
-        }
+        cache = SecretCache::new(cache.into_store(), EncryptionHook::new(&fresh), max_entries);
+        check = cache.key_check();
     }
-    match check {
-        KeyCheck::Matches => {}
-        KeyCheck::Empty => cache.reset()?,
+    let settled = check.and_then(|check| match check {
+        KeyCheck::Matches => Ok(()),
+        KeyCheck::Empty => cache.reset(),
         KeyCheck::Mismatch => {
             tracing::warn!("the cache key changed; discarding the old cache and starting anew");
-            cache.reset()?;
+            cache.reset()
+        }
+    });
+    match settled {
+        Ok(()) => Ok(cache),
+        Err(err) => {
+            // sled opened the files but cannot read them: the next run starts anew.
+            cache.discard();
+            Err(err)
         }
     }
-    Ok(cache)
+}
+
+/// An error and its causes in one line: `cache at `x` cannot be used: Read-only file system`.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }

@@ -95,17 +95,24 @@ impl Store {
     }
 
     fn open_inner(dir: &Path, wait: Duration, previous_umask: Mode) -> Result<Self, StoreError> {
+        let deadline = Instant::now() + wait;
         ensure_private_dir(dir)?;
         let lock = acquire_lock(dir, wait)?;
         let path = dir.join(DB_DIR);
-        let db = match open_db(&path) {
+        let db = match open_db_waiting(&path, deadline) {
             Ok(db) => db,
-            Err(detail) => {
+            Err(OpenFailure::Locked) => {
+                return Err(StoreError::Busy {
+                    path: dir.to_owned(),
+                });
+            }
+            Err(OpenFailure::Unusable(source)) => return Err(StoreError::Io { path, source }),
+            Err(OpenFailure::Damaged(detail)) => {
                 tracing::warn!("cache database was unreadable ({detail}); rebuilding it");
                 remove_db(&path)?;
-                open_db(&path).map_err(|detail| StoreError::Database {
+                open_db(&path).map_err(|failure| StoreError::Database {
                     path: path.clone(),
-                    detail,
+                    detail: failure.to_string(),
                 })?
             }
         };
@@ -217,9 +224,44 @@ impl Drop for Store {
     }
 }
 
+/// Why sled did not open a database.
+#[derive(Debug)]
+enum OpenFailure {
+    /// sled's own lock is still held: a process that just released smcache's lock may
+    /// hold it for a moment longer while it exits.
+    Locked,
+    /// The disk is full, read-only or not ours to write: rebuilding would not help, and
+    /// would throw away entries that still answer once there is room.
+    Unusable(io::Error),
+    /// Anything else: the files are damaged.
+    Damaged(String),
+}
+
+impl std::fmt::Display for OpenFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Locked => f.write_str("the database is locked"),
+            Self::Unusable(err) => write!(f, "{err}"),
+            Self::Damaged(detail) => f.write_str(detail),
+        }
+    }
+}
+
+/// Opens the database, retrying while sled's own lock is held, until `deadline`.
+fn open_db_waiting(path: &Path, deadline: Instant) -> Result<sled::Db, OpenFailure> {
+    loop {
+        match open_db(path) {
+            Err(OpenFailure::Locked) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// sled tuned for a process that lives for milliseconds: no background flusher (the
 /// store flushes once before it lets go), and a small page cache.
-fn open_db(path: &Path) -> Result<sled::Db, String> {
+fn open_db(path: &Path) -> Result<sled::Db, OpenFailure> {
     let config = sled::Config::new()
         .path(path)
         .flush_every_ms(None)
@@ -228,13 +270,43 @@ fn open_db(path: &Path) -> Result<sled::Db, String> {
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
     match opened {
         Ok(Ok(db)) => Ok(db),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err("the database library panicked reading it".into()),
+        Ok(Err(sled::Error::Io(err))) => Err(classify_io(err)),
+        Ok(Err(err)) => Err(OpenFailure::Damaged(err.to_string())),
+        Err(_) => Err(OpenFailure::Damaged(
+            "the database library panicked reading it".into(),
+        )),
+    }
+}
+
+fn classify_io(err: io::Error) -> OpenFailure {
+    use rustix::io::Errno;
+
+    // sled reports its lock as an `Other` error with this text, and nothing more typed.
+    if err.to_string().contains("could not acquire lock") {
+        return OpenFailure::Locked;
+    }
+    let unusable = [
+        Errno::NOSPC,
+        Errno::ROFS,
+        Errno::ACCESS,
+        Errno::PERM,
+        Errno::DQUOT,
+    ];
+    match Errno::from_io_error(&err) {
+        Some(errno) if unusable.contains(&errno) => OpenFailure::Unusable(err),
+        _ => OpenFailure::Damaged(err.to_string()),
     }
 }
 
 fn remove_db(path: &Path) -> Result<(), StoreError> {
-    match fs::remove_dir_all(path) {
+    // A foreign cache may have put a file, or a link, where the database should be.
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir());
+    let removed = if is_dir {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match removed {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(StoreError::Io {

@@ -369,7 +369,7 @@ impl<'a> Resolver<'a> {
         match result {
             Ok(value) => Some(value),
             Err(err) => {
-                tracing::warn!("{err}; going on without the cache");
+                tracing::warn!("{}; going on without the cache", crate::open::chain(&err));
                 if let Some(cache) = self.cache.take() {
                     cache.discard();
                 }
