@@ -136,3 +136,31 @@ fn lowering_the_limit_evicts_down_to_it_in_one_save() {
     assert!(c.entry(&newest).unwrap().is_some());
     assert_eq!(c.entries().unwrap().len(), 2);
 }
+
+#[test]
+fn a_touch_is_skipped_only_while_no_eviction_can_reach_the_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let a = put(&mut c, "a");
+    assert!(!c.touch(&a).unwrap(), "just used: nothing to write");
+    for id in ["b", "c", "d", "e"] {
+        put(&mut c, id);
+    }
+    assert!(!c.touch(&a).unwrap(), "4 entries used since: still in the recent half");
+    put(&mut c, "f");
+    assert!(c.touch(&a).unwrap(), "5 entries used since: recorded again");
+}
+
+#[test]
+fn lazy_touches_keep_the_recently_used_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 4);
+    let a = put(&mut c, "a");
+    let b = put(&mut c, "b");
+    put(&mut c, "c");
+    put(&mut c, "d");
+    c.touch(&a).unwrap();
+    put(&mut c, "e");
+    assert!(c.entry(&a).unwrap().is_some(), "a was used after b");
+    assert!(c.entry(&b).unwrap().is_none(), "b is the least recently used");
+}
