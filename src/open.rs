@@ -67,9 +67,18 @@ fn try_open(config: &Config) -> Result<Cache, OpenError> {
             found => found?,
         },
     };
-    let store = Store::open(&config.cache_dir, config.lock_wait)?;
     let max_entries = config.max_cache_size.max(1);
-    Ok(settle_key(store, &key, origin, &keyring, max_entries)?)
+    let store = Store::open(&config.cache_dir, config.lock_wait)?;
+    match settle_key(store, &key, origin, &keyring, max_entries) {
+        Err(StoreError::Database { detail, .. }) => {
+            // sled opened the files but not the records in them: the damaged database
+            // is gone now (settle_key discarded it), so this run rebuilds it.
+            tracing::warn!("cache database was unreadable ({detail}); rebuilding it");
+            let store = Store::open(&config.cache_dir, config.lock_wait)?;
+            Ok(settle_key(store, &key, origin, &keyring, max_entries)?)
+        }
+        settled => Ok(settled?),
+    }
 }
 
 /// Makes sure the cache opens with the key: a stale fast copy is replaced by the

@@ -214,9 +214,7 @@ impl Drop for Store {
         drop(self.db.take());
         if self.discard {
             match remove_db(&self.path) {
-                Ok(()) => {
-                    tracing::warn!("removed the damaged cache database; the next run rebuilds it");
-                }
+                Ok(()) => tracing::debug!("removed the damaged cache database"),
                 Err(err) => tracing::warn!("{err}"),
             }
         }

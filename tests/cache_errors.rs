@@ -19,23 +19,16 @@ use common::{Fault, TestEnv, assert_exit, assert_success, stderr, unique_name};
 const UNAVAILABLE: Fault = Fault::Status(500, "InternalServiceError");
 const DUE: &[&str] = &["--refresh-interval", "0"];
 
-/// `smcache get NAME ARGS...`.
-fn get(env: &TestEnv, name: &str, args: &[&str]) -> Output {
-    env.run_with(|cmd| {
-        cmd.arg("get").arg(name).args(args);
-    })
-}
-
 /// When a process ran: just before it started and just after it exited.
 struct Span {
     start: Instant,
     end: Instant,
 }
 
-/// Like [`get`], also returning when the process ran.
+/// Like [`TestEnv::get_with`], also returning when the process ran.
 fn timed_get(env: &TestEnv, name: &str, args: &[&str]) -> (Output, Span) {
     let start = Instant::now();
-    let out = get(env, name, args);
+    let out = env.get_with(name, args);
     (
         out,
         Span {
@@ -79,10 +72,10 @@ fn remembered_failure_answers_within_the_back_off_without_calls() {
     let args = ["--retry-base", "30"];
 
     env.proxy.set_fault(UNAVAILABLE);
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(env.proxy.total_calls(), 1);
     for _ in 0..2 {
-        assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+        assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     }
     assert_eq!(
         env.proxy.total_calls(),
@@ -92,7 +85,7 @@ fn remembered_failure_answers_within_the_back_off_without_calls() {
 
     // Even with Secrets Manager back, the remembered failure is the answer until due.
     env.proxy.clear_faults();
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(env.proxy.total_calls(), 1);
     env.assert_no_plaintext(&[b"never-fetched", name.as_bytes()]);
 }
@@ -122,7 +115,7 @@ fn back_off_grows_with_each_consecutive_failure() {
 
     // 1.2 s later is within 2 s: no call.
     sleep_until(second.start + ms(1200));
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(
         env.proxy.total_calls(),
         2,
@@ -131,7 +124,7 @@ fn back_off_grows_with_each_consecutive_failure() {
 
     // Past 2 s: a call.
     sleep_until(second.end + ms(2200));
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(
         env.proxy.total_calls(),
         3,
@@ -162,7 +155,7 @@ fn back_off_is_capped_at_retry_max() {
     assert_eq!(env.proxy.total_calls(), 2);
 
     sleep_until(second.start + ms(1200));
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(env.proxy.total_calls(), 2, "no back-off after failure 2");
 
     sleep_until(second.end + ms(2200));
@@ -175,7 +168,7 @@ fn back_off_is_capped_at_retry_max() {
     );
 
     sleep_until(third.end + ms(2200));
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(
         env.proxy.total_calls(),
         4,
@@ -188,7 +181,10 @@ fn back_off_is_capped_at_retry_max() {
 fn cached(env: &TestEnv, prefix: &str, value: &str) -> String {
     let name = unique_name(prefix);
     env.moto.create_secret(&name, value);
-    assert_eq!(assert_success(&get(env, &name, DUE)), format!("{value}\n"));
+    assert_eq!(
+        assert_success(&env.get_with(&name, DUE)),
+        format!("{value}\n")
+    );
     name
 }
 
@@ -199,7 +195,7 @@ fn server_error_serves_the_cached_value_with_a_warning() {
     let args = ["--refresh-interval", "0", "--retry-base", "30"];
 
     env.proxy.set_fault(UNAVAILABLE);
-    assert_stale(&get(&env, &name, &args), &name, "stale-but-good");
+    assert_stale(&env.get_with(&name, &args), &name, "stale-but-good");
     assert_eq!(
         env.proxy.total_calls(),
         3,
@@ -207,7 +203,7 @@ fn server_error_serves_the_cached_value_with_a_warning() {
     );
 
     // Within the back-off the stale value is served without asking.
-    assert_stale(&get(&env, &name, &args), &name, "stale-but-good");
+    assert_stale(&env.get_with(&name, &args), &name, "stale-but-good");
     assert_eq!(env.proxy.total_calls(), 3);
     env.assert_no_plaintext(&[b"stale-but-good"]);
 }
@@ -218,7 +214,7 @@ fn network_failure_serves_the_cached_value_with_a_warning() {
     let name = cached(&env, "errors/stale-net", "offline-value");
 
     env.proxy.set_fault(Fault::Close);
-    assert_stale(&get(&env, &name, DUE), &name, "offline-value");
+    assert_stale(&env.get_with(&name, DUE), &name, "offline-value");
     assert_eq!(env.proxy.total_calls(), 3);
     env.assert_no_plaintext(&[b"offline-value"]);
 }
@@ -231,11 +227,7 @@ fn max_stale_bounds_how_long_a_stale_value_is_served() {
     // The entry was due when it was fetched; 1.1 s later it is past --max-stale 0.
     thread::sleep(ms(1100));
     env.proxy.set_fault(UNAVAILABLE);
-    let out = get(
-        &env,
-        &name,
-        &["--refresh-interval", "0", "--max-stale", "0"],
-    );
+    let out = env.get_with(&name, &["--refresh-interval", "0", "--max-stale", "0"]);
     assert_failed_with(&out, &name, "InternalServiceError");
     assert_eq!(env.proxy.total_calls(), 3);
     env.assert_no_plaintext(&[b"too-old-value"]);
@@ -248,11 +240,11 @@ fn access_denied_is_reported_not_bridged_with_the_cached_value() {
 
     env.proxy
         .set_fault(Fault::Status(400, "AccessDeniedException"));
-    assert_failed_with(&get(&env, &name, DUE), &name, "AccessDeniedException");
+    assert_failed_with(&env.get_with(&name, DUE), &name, "AccessDeniedException");
     assert_eq!(env.proxy.total_calls(), 3);
 
     // Revocation holds for later processes too, within the back-off without a call.
-    assert_failed_with(&get(&env, &name, DUE), &name, "AccessDeniedException");
+    assert_failed_with(&env.get_with(&name, DUE), &name, "AccessDeniedException");
     assert_eq!(env.proxy.total_calls(), 3);
     env.assert_no_plaintext(&[b"revoked-value"]);
 }
@@ -266,11 +258,11 @@ fn revoked_value_is_not_served_by_a_later_transient_failure() {
 
     env.proxy
         .set_fault(Fault::Status(400, "AccessDeniedException"));
-    assert_failed_with(&get(&env, &name, &args), &name, "AccessDeniedException");
+    assert_failed_with(&env.get_with(&name, &args), &name, "AccessDeniedException");
 
     // Had the permanent failure kept the value, this transient one would serve it.
     env.proxy.set_fault(UNAVAILABLE);
-    assert_failed_with(&get(&env, &name, &args), &name, "InternalServiceError");
+    assert_failed_with(&env.get_with(&name, &args), &name, "InternalServiceError");
     assert_eq!(env.proxy.total_calls(), 4);
     env.assert_no_plaintext(&[b"dropped-value"]);
 }
@@ -281,7 +273,7 @@ fn secret_scheduled_for_deletion_is_an_error_once_due() {
     let name = cached(&env, "errors/deleted", "deleted-value");
 
     env.moto.delete_secret(&name, false);
-    let out = get(&env, &name, DUE);
+    let out = env.get_with(&name, DUE);
     assert_exit(&out, 1);
     assert!(out.stdout.is_empty(), "served a deleted secret");
     let err = stderr(&out);

@@ -5,34 +5,20 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Output;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use common::{DEFAULT_REGION, TestEnv, assert_exit, assert_success, stderr, unique_name};
-
-/// Calls that reached Secrets Manager: (DescribeSecret, GetSecretValue).
-fn calls(env: &TestEnv) -> (usize, usize) {
-    (
-        env.proxy.calls("DescribeSecret"),
-        env.proxy.calls("GetSecretValue"),
-    )
-}
-
-/// `smcache get NAME ARGS...`.
-fn get(env: &TestEnv, name: &str, args: &[&str]) -> Output {
-    env.run_with(|cmd| {
-        cmd.arg("get").arg(name).args(args);
-    })
-}
+use common::{DEFAULT_REGION, TestEnv, assert_exit, assert_success, mode, stderr, unique_name};
 
 /// Runs `get` and returns how many calls it made in all.
 fn calls_made(env: &TestEnv, name: &str, args: &[&str], value: &str) -> usize {
     let before = env.proxy.total_calls();
-    assert_eq!(assert_success(&get(env, name, args)), format!("{value}\n"));
+    assert_eq!(
+        assert_success(&env.get_with(name, args)),
+        format!("{value}\n")
+    );
     env.proxy.total_calls() - before
 }
 
@@ -72,7 +58,7 @@ fn size_zero_caches_nothing() {
     let size = ["--max-cache-size", "0"];
 
     for _ in 0..2 {
-        assert_success(&get(&env, &name, &size));
+        assert_success(&env.get_with(&name, &size));
     }
     assert_eq!(
         env.proxy.calls("GetSecretValue"),
@@ -89,11 +75,11 @@ fn no_cache_flag_neither_reads_nor_writes_the_cache() {
     let env = TestEnv::new();
     let name = unique_name("nocache/flag");
     env.moto.create_secret(&name, "old-cached");
-    assert_success(&get(&env, &name, &[]));
+    assert_success(&env.get(&name));
     env.moto.put_value(&name, "new-live", &[]);
 
     for _ in 0..2 {
-        let out = get(&env, &name, &["--no-cache"]);
+        let out = env.get_with(&name, &["--no-cache"]);
         assert_eq!(
             assert_success(&out),
             "new-live\n",
@@ -101,14 +87,14 @@ fn no_cache_flag_neither_reads_nor_writes_the_cache() {
         );
     }
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (1, 3),
         "each --no-cache get is one GetSecretValue"
     );
 
     // The cached entry is as it was: fresh, holding the old value.
-    assert_eq!(assert_success(&get(&env, &name, &[])), "old-cached\n");
-    assert_eq!(calls(&env), (1, 3), "--no-cache wrote the cache");
+    assert_eq!(assert_success(&env.get(&name)), "old-cached\n");
+    assert_eq!(env.calls(), (1, 3), "--no-cache wrote the cache");
     env.assert_no_plaintext(&[b"old-cached", b"new-live"]);
 }
 
@@ -119,9 +105,9 @@ fn no_cache_variable_leaves_no_files() {
     env.moto.create_secret(&name, "env-uncached");
 
     for _ in 0..2 {
-        assert_eq!(assert_success(&get(&env, &name, &[])), "env-uncached\n");
+        assert_eq!(assert_success(&env.get(&name)), "env-uncached\n");
     }
-    assert_eq!(calls(&env), (0, 2));
+    assert_eq!(env.calls(), (0, 2));
     assert_eq!(env.cache_files(), Vec::<std::path::PathBuf>::new());
 }
 
@@ -149,11 +135,6 @@ fn regions_have_separate_entries() {
     env.assert_no_plaintext(&[b"value-east", b"value-west", b"us-west-2"]);
 }
 
-fn mode(path: &Path) -> u32 {
-    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    meta.permissions().mode() & 0o7777
-}
-
 /// Every directory under `dir`, `dir` included.
 fn dirs_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = vec![dir.to_path_buf()];
@@ -171,7 +152,7 @@ fn cache_files_are_private_and_hold_no_plaintext() {
     let name = unique_name("files/private-name");
     let value = "file-check-value-93";
     env.moto.create_secret(&name, value);
-    assert_success(&get(&env, &name, &[]));
+    assert_success(&env.get(&name));
 
     for dir in dirs_under(&env.cache_dir) {
         assert_eq!(mode(&dir), 0o700, "{}", dir.display());
@@ -227,18 +208,18 @@ fn changed_key_discards_the_cache_and_rebuilds_it() {
         })
     };
 
-    assert_success(&get(&env, &name, &[]));
-    assert_eq!(calls(&env), (1, 1));
+    assert_success(&env.get(&name));
+    assert_eq!(env.calls(), (1, 1));
     let out = with_other_key(&env);
     assert_eq!(assert_success(&out), "survives-rotation\n");
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (2, 2),
         "the old cache was read under a new key"
     );
 
     // Rebuilt under the new key: a hit.
     assert_eq!(assert_success(&with_other_key(&env)), "survives-rotation\n");
-    assert_eq!(calls(&env), (2, 2));
+    assert_eq!(env.calls(), (2, 2));
     env.assert_no_plaintext(&[b"survives-rotation"]);
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use std::fs::File;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,21 +20,6 @@ static BURST: Mutex<()> = Mutex::new(());
 
 fn one_burst_at_a_time() -> MutexGuard<'static, ()> {
     BURST.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Calls that reached Secrets Manager: (DescribeSecret, GetSecretValue).
-fn calls(env: &TestEnv) -> (usize, usize) {
-    (
-        env.proxy.calls("DescribeSecret"),
-        env.proxy.calls("GetSecretValue"),
-    )
-}
-
-/// `smcache get NAME ARGS...` as a command, not yet started.
-fn get_cmd(env: &TestEnv, name: &str, args: &[&str]) -> Command {
-    let mut cmd = env.cmd();
-    cmd.arg("get").arg(name).args(args);
-    cmd
 }
 
 /// Asserts that every output is a success that printed exactly `value` and a newline,
@@ -97,11 +82,11 @@ fn parallel_cold_gets_make_about_one_round_of_calls() {
 
     let burst = one_burst_at_a_time();
     let started = Instant::now();
-    let outputs = run_parallel(32, |_| get_cmd(&env, &name, &[]));
+    let outputs = run_parallel(32, |_| env.get_cmd(&name, &[]));
     let elapsed = started.elapsed();
     drop(burst);
 
-    let (describe, get_value) = calls(&env);
+    let (describe, get_value) = env.calls();
     eprintln!(
         "32 parallel cold gets: {describe} DescribeSecret, {get_value} GetSecretValue, \
          {} calls in all, {elapsed:.2?}",
@@ -129,7 +114,7 @@ fn parallel_warm_gets_make_no_calls() {
 
     let burst = one_burst_at_a_time();
     let started = Instant::now();
-    let outputs = run_parallel(64, |_| get_cmd(&env, &name, &[]));
+    let outputs = run_parallel(64, |_| env.get_cmd(&name, &[]));
     let elapsed = started.elapsed();
     drop(burst);
 
@@ -163,8 +148,8 @@ fn gets_purges_and_refreshes_in_parallel_all_succeed() {
     let burst = one_burst_at_a_time();
     let started = Instant::now();
     let outputs = run_parallel(32, |i| match i % 4 {
-        0 | 2 => get_cmd(&env, &name, &[]),
-        1 => get_cmd(&env, &name, &["--refresh"]),
+        0 | 2 => env.get_cmd(&name, &[]),
+        1 => env.get_cmd(&name, &["--refresh"]),
         _ => {
             let mut cmd = env.cmd();
             cmd.arg("purge");
@@ -177,7 +162,7 @@ fn gets_purges_and_refreshes_in_parallel_all_succeed() {
     let elapsed = started.elapsed();
     drop(burst);
 
-    let (describe, get_value) = calls(&env);
+    let (describe, get_value) = env.calls();
     eprintln!(
         "16 gets + 8 get --refresh + 8 purges in parallel: {describe} DescribeSecret, \
          {get_value} GetSecretValue, {elapsed:.2?}"

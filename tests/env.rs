@@ -1,13 +1,11 @@
 //! `smcache env` against moto: the three ways to name variables, naming rules,
-//! precedence, the command it runs, and the three output formats read back by the
-//! programs they are meant for (`sh`, python-dotenv, serde_json).
+//! precedence, and the three output formats read back by the programs they are meant
+//! for (`sh`, python-dotenv, serde_json). The command it runs is in `env_command.rs`.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{TestEnv, assert_exit, assert_success, stderr, stdout, unique_name};
 
@@ -38,20 +36,6 @@ fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Creates a secret with a unique name under `prefix`; returns the name.
-fn secret(env: &TestEnv, prefix: &str, value: &str) -> String {
-    let name = unique_name(prefix);
-    env.moto.create_secret(&name, value);
-    name
-}
-
-/// Writes `bytes` to `name` in the test's directory and returns its path as text.
-fn write_file(env: &TestEnv, name: &str, bytes: &[u8]) -> String {
-    let path = env.root().join(name);
-    fs::write(&path, bytes).expect("write test file");
-    path.to_str().expect("UTF-8 temp path").to_string()
-}
-
 /// Runs a program with only `PATH` in its environment, in the test's directory.
 fn run_clean(env: &TestEnv, program: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(program);
@@ -79,7 +63,7 @@ fn python() -> String {
 fn var_gets_the_whole_secret_string() {
     let env = TestEnv::new();
     let value = r#"{"user": "app", "port": 5432}"#;
-    let id = secret(&env, "env/whole", value);
+    let (id, _) = env.new_secret("env/whole", value);
 
     let got = env_json(&env, &["-e", &format!("DB_JSON={id}")]);
 
@@ -89,7 +73,7 @@ fn var_gets_the_whole_secret_string() {
 #[test]
 fn var_with_a_key_gets_that_top_level_key() {
     let env = TestEnv::new();
-    let id = secret(&env, "env/key", r#"{"password": "s3cret", "user": "app"}"#);
+    let (id, _) = env.new_secret("env/key", r#"{"password": "s3cret", "user": "app"}"#);
 
     let got = env_json(&env, &["-e", &format!("PGPASSWORD={id}#password")]);
 
@@ -99,8 +83,7 @@ fn var_with_a_key_gets_that_top_level_key() {
 #[test]
 fn secret_makes_one_variable_per_key_with_sanitized_names() {
     let env = TestEnv::new();
-    let id = secret(
-        &env,
+    let (id, _) = env.new_secret(
         "env/expand",
         r#"{"user": "app", "db-host.name": "h", "1st": "one", "MixedCase": "m",
             "with space": "s", "ünï": "u", "already_OK_9": "k"}"#,
@@ -145,7 +128,7 @@ fn secret_that_is_not_a_json_object_is_one_variable_named_after_its_id() {
 #[test]
 fn prefix_goes_before_names_made_by_secret_only() {
     let env = TestEnv::new();
-    let object = secret(&env, "env/prefix", r#"{"user": "app", "1st": "x"}"#);
+    let (object, _) = env.new_secret("env/prefix", r#"{"user": "app", "1st": "x"}"#);
     let plain = format!("{}/token", unique_name("env/prefix"));
     env.moto.create_secret(&plain, "t");
 
@@ -175,7 +158,7 @@ fn prefix_goes_before_names_made_by_secret_only() {
 #[test]
 fn a_prefix_that_cannot_start_a_name_is_a_usage_error() {
     let env = TestEnv::new();
-    let id = secret(&env, "env/badprefix", r#"{"user": "app"}"#);
+    let (id, _) = env.new_secret("env/badprefix", r#"{"user": "app"}"#);
 
     let out = env.run(&["env", "--prefix", "1-", "-s", &id]);
 
@@ -217,8 +200,7 @@ fn stage_and_version_id_apply_to_every_secret() {
 #[test]
 fn non_string_json_values_are_their_json_text() {
     let env = TestEnv::new();
-    let id = secret(
-        &env,
+    let (id, _) = env.new_secret(
         "env/types",
         r#"{"port": 5432, "ssl": true, "ratio": 0.5, "none": null,
             "list": [1, "a"], "obj": {"k": "v"}, "empty": ""}"#,
@@ -246,8 +228,8 @@ fn non_string_json_values_are_their_json_text() {
 #[test]
 fn var_beats_secret_for_the_same_name_in_either_order() {
     let env = TestEnv::new();
-    let object = secret(&env, "env/prec", r#"{"user": "from-secret", "host": "h"}"#);
-    let other = secret(&env, "env/prec-var", "from-var");
+    let (object, _) = env.new_secret("env/prec", r#"{"user": "from-secret", "host": "h"}"#);
+    let (other, _) = env.new_secret("env/prec-var", "from-var");
     let var = format!("USER={other}");
 
     let var_first = env_json(&env, &["-e", &var, "-s", &object]);
@@ -261,8 +243,8 @@ fn var_beats_secret_for_the_same_name_in_either_order() {
 #[test]
 fn a_later_secret_beats_an_earlier_one() {
     let env = TestEnv::new();
-    let a = secret(&env, "env/later-a", r#"{"host": "a", "only_a": "1"}"#);
-    let b = secret(&env, "env/later-b", r#"{"host": "b", "only_b": "2"}"#);
+    let (a, _) = env.new_secret("env/later-a", r#"{"host": "a", "only_a": "1"}"#);
+    let (b, _) = env.new_secret("env/later-b", r#"{"host": "b", "only_b": "2"}"#);
 
     let a_then_b = env_json(&env, &["-s", &a, "-s", &b]);
     let b_then_a = env_json(&env, &["-s", &b, "-s", &a]);
@@ -277,194 +259,13 @@ fn a_later_secret_beats_an_earlier_one() {
     );
 }
 
-// --- running a command ---------------------------------------------------------------
-
-#[test]
-fn the_command_exit_status_is_smcaches() {
-    let env = TestEnv::new();
-    let id = secret(&env, "env/status", "v");
-    let var = format!("X={id}");
-
-    for code in [0, 1, 7, 42] {
-        let script = format!("exit {code}");
-        let out = env.run(&["env", "-e", &var, "--", "sh", "-c", &script]);
-        assert_exit(&out, code);
-    }
-}
-
-#[test]
-fn the_command_replaces_smcache() {
-    // exec, not a child: the command runs with smcache's own process id, so signals sent
-    // to "smcache" reach it directly.
-    let env = TestEnv::new();
-    let id = secret(&env, "env/exec", "v");
-
-    let mut cmd = env.cmd();
-    cmd.args([
-        "env",
-        "-e",
-        &format!("X={id}"),
-        "--",
-        "sh",
-        "-c",
-        "printf %s $$",
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn smcache");
-    let pid = child.id();
-    let out = child.wait_with_output().expect("wait for smcache");
-
-    assert_eq!(assert_success(&out), pid.to_string());
-}
-
-#[test]
-fn the_command_sees_the_variables_and_the_inherited_environment() {
-    let env = TestEnv::new();
-    let a = secret(&env, "env/child-a", "value a");
-    let b = secret(&env, "env/child-b", r#"{"shadow": "from secret"}"#);
-    let script = r#"printf '%s|%s|%s|%s|%s' "$A" "$INHERITED" "$SHADOW" "$1" "$2""#;
-
-    let out = env.run_with(|cmd| {
-        cmd.env("INHERITED", "from parent")
-            .env("SHADOW", "from parent")
-            .args(["env", "-e", &format!("A={a}"), "-s", &b])
-            .args(["--", "sh", "-c", script, "sh", "first arg", "--second"]);
-    });
-
-    assert_eq!(
-        assert_success(&out),
-        "value a|from parent|from secret|first arg|--second"
-    );
-}
-
-#[test]
-fn a_command_that_cannot_be_found_exits_127() {
-    let env = TestEnv::new();
-    let id = secret(&env, "env/127", "v");
-    let missing = env.root().join("no-such-command");
-    let missing = missing.to_str().unwrap();
-
-    for program in [missing, "smcache-no-such-command-on-path"] {
-        let out = env.run(&["env", "-e", &format!("X={id}"), "--", program]);
-        assert_exit(&out, 127);
-        assert!(stderr(&out).contains(program), "{}", stderr(&out));
-    }
-}
-
-#[test]
-fn a_command_that_cannot_be_executed_exits_126() {
-    let env = TestEnv::new();
-    let id = secret(&env, "env/126", "v");
-    let script = write_file(&env, "not-executable.sh", b"#!/bin/sh\ntouch ran\n");
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
-    let dir = env.root().to_str().unwrap();
-
-    for program in [script.as_str(), dir] {
-        let out = env.run(&["env", "-e", &format!("X={id}"), "--", program]);
-        assert_exit(&out, 126);
-        assert!(stderr(&out).contains(program), "{}", stderr(&out));
-    }
-    assert!(!env.root().join("ran").exists());
-}
-
-/// Runs `env ARGS... -- sh -c 'touch ran'` and checks that it failed with exit 1, that
-/// the command never ran, and that stderr holds every one of `mentions`.
-fn assert_nothing_runs(env: &TestEnv, args: &[&str], mentions: &[&str]) {
-    let marker = env.root().join("ran");
-    let out = env.run_with(|cmd| {
-        cmd.arg("env")
-            .args(args)
-            .args(["--", "sh", "-c", "touch ran"]);
-    });
-    assert_exit(&out, 1);
-    assert!(!marker.exists(), "the command ran although a secret failed");
-    assert!(stdout(&out).is_empty(), "stdout: {}", stdout(&out));
-    for mention in mentions {
-        assert!(
-            stderr(&out).contains(mention),
-            "stderr does not name `{mention}`: {}",
-            stderr(&out)
-        );
-    }
-}
-
-#[test]
-fn nothing_runs_when_a_key_is_missing() {
-    let env = TestEnv::new();
-    let good = secret(&env, "env/good", "fine");
-    let object = secret(&env, "env/nokey", r#"{"user": "app"}"#);
-    let args = [
-        "-e",
-        &format!("G={good}"),
-        "-e",
-        &format!("P={object}#password"),
-    ];
-
-    assert_nothing_runs(&env, &args, &[&object, "password"]);
-}
-
-#[test]
-fn nothing_runs_when_a_key_is_asked_of_a_secret_that_is_not_json() {
-    let env = TestEnv::new();
-    let plain = secret(&env, "env/notjson", "just text");
-
-    assert_nothing_runs(
-        &env,
-        &["-e", &format!("P={plain}#password")],
-        &[&plain, "password"],
-    );
-}
-
-#[test]
-fn nothing_runs_when_a_secret_does_not_exist() {
-    let env = TestEnv::new();
-    let good = secret(&env, "env/good", "fine");
-    let missing = unique_name("env/missing");
-    let args = ["-s", &good, "-e", &format!("M={missing}")];
-
-    assert_nothing_runs(&env, &args, &[&missing, "ResourceNotFoundException"]);
-}
-
-#[test]
-fn nothing_runs_when_a_secret_holds_only_binary() {
-    let env = TestEnv::new();
-    let id = unique_name("env/binary");
-    env.moto.create_binary(&id, b"\x00\x01\x02");
-
-    assert_nothing_runs(&env, &["-s", &id], &[&id, "SecretBinary"]);
-}
-
-#[test]
-fn a_malformed_var_is_a_usage_error() {
-    let env = TestEnv::new();
-    let marker = env.root().join("ran");
-
-    for bad in [
-        "NOEQUALS",
-        "1BAD=x",
-        "BAD-NAME=x",
-        "X=",
-        "X=#key",
-        "X=id#",
-        "=id",
-    ] {
-        let out = env.run(&["env", "-e", bad, "--", "sh", "-c", "touch ran"]);
-        assert_exit(&out, 2);
-        assert!(stderr(&out).contains("--var"), "{bad}: {}", stderr(&out));
-        assert!(!marker.exists(), "{bad}: the command ran");
-    }
-    assert_eq!(env.proxy.total_calls(), 0, "a usage error called AWS");
-}
-
 // --- output formats ------------------------------------------------------------------
 
 #[test]
 fn shell_format_is_the_default_and_evaluates_to_the_exact_value() {
     let env = TestEnv::new();
-    let nasty = secret(&env, "env/nasty", NASTY);
-    let other = secret(&env, "env/other", "plain");
+    let (nasty, _) = env.new_secret("env/nasty", NASTY);
+    let (other, _) = env.new_secret("env/other", "plain");
     let args = [
         "env",
         "-e",
@@ -478,7 +279,7 @@ fn shell_format_is_the_default_and_evaluates_to_the_exact_value() {
         cmd.args(args).args(["--format", "shell"]);
     });
     assert_eq!(default, assert_success(&explicit));
-    let file = write_file(&env, "vars.sh", default.as_bytes());
+    let file = env.write_file("vars.sh", default.as_bytes());
 
     for shell in ["sh", "bash"] {
         let script = r#"eval "$(cat "$1")"; printf %s "$NASTY""#;
@@ -526,8 +327,8 @@ fn dotenv_values(file: &str, interpolate: bool) -> BTreeMap<String, String> {
 #[test]
 fn dotenv_format_reads_back_exactly_with_python_dotenv() {
     let env = TestEnv::new();
-    let nasty = secret(&env, "env/dotenv", NASTY);
-    let object = secret(&env, "env/dotenv-obj", r#"{"port": 5432, "q": "a\"b"}"#);
+    let (nasty, _) = env.new_secret("env/dotenv", NASTY);
+    let (object, _) = env.new_secret("env/dotenv-obj", r#"{"port": 5432, "q": "a\"b"}"#);
 
     let out = env.run(&[
         "env",
@@ -538,7 +339,7 @@ fn dotenv_format_reads_back_exactly_with_python_dotenv() {
         "--format",
         "dotenv",
     ]);
-    let file = write_file(&env, "vars.env", assert_success(&out).as_bytes());
+    let file = env.write_file("vars.env", assert_success(&out).as_bytes());
 
     let want = vars(&[("NASTY", NASTY), ("PORT", "5432"), ("Q", "a\"b")]);
     assert_eq!(dotenv_values(&file, true), want);
@@ -551,10 +352,10 @@ fn dotenv_braced_variables_read_back_exactly_only_without_interpolation() {
     // man page says so. With expansion off, the value comes back exactly.
     let env = TestEnv::new();
     let value = "${HOME} and ${UNSET:-default}";
-    let id = secret(&env, "env/braces", value);
+    let (id, _) = env.new_secret("env/braces", value);
 
     let out = env.run(&["env", "-e", &format!("B={id}"), "--format", "dotenv"]);
-    let file = write_file(&env, "braces.env", assert_success(&out).as_bytes());
+    let file = env.write_file("braces.env", assert_success(&out).as_bytes());
 
     assert_eq!(dotenv_values(&file, false), vars(&[("B", value)]));
 }
@@ -562,8 +363,8 @@ fn dotenv_braced_variables_read_back_exactly_only_without_interpolation() {
 #[test]
 fn json_format_is_one_object_of_strings() {
     let env = TestEnv::new();
-    let nasty = secret(&env, "env/json", NASTY);
-    let object = secret(&env, "env/json-obj", r#"{"port": 5432, "ssl": false}"#);
+    let (nasty, _) = env.new_secret("env/json", NASTY);
+    let (object, _) = env.new_secret("env/json-obj", r#"{"port": 5432, "ssl": false}"#);
 
     let out = env.run(&[
         "env",
@@ -598,12 +399,8 @@ fn no_variables_print_nothing_or_an_empty_object() {
 #[test]
 fn every_secret_comes_through_the_cache() {
     let env = TestEnv::new();
-    let object = secret(
-        &env,
-        "env/cached-obj",
-        r#"{"user": "app", "password": "pw"}"#,
-    );
-    let plain = secret(&env, "env/cached-plain", "token-plaintext-3f9c1e");
+    let (object, _) = env.new_secret("env/cached-obj", r#"{"user": "app", "password": "pw"}"#);
+    let (plain, _) = env.new_secret("env/cached-plain", "token-plaintext-3f9c1e");
     let args = [
         "-s",
         &object,
@@ -640,7 +437,7 @@ fn every_secret_comes_through_the_cache() {
 #[test]
 fn a_secret_named_twice_is_fetched_once() {
     let env = TestEnv::new();
-    let object = secret(&env, "env/once", r#"{"a": "1", "b": "2"}"#);
+    let (object, _) = env.new_secret("env/once", r#"{"a": "1", "b": "2"}"#);
     let args = [
         "--no-cache",
         "-s",

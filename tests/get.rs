@@ -17,14 +17,6 @@ use serde_json::{Value, json};
 use common::http::{self, Response};
 use common::{TestEnv, assert_exit, assert_success, stderr, unique_name};
 
-/// Calls that reached Secrets Manager: (DescribeSecret, GetSecretValue).
-fn calls(env: &TestEnv) -> (usize, usize) {
-    (
-        env.proxy.calls("DescribeSecret"),
-        env.proxy.calls("GetSecretValue"),
-    )
-}
-
 /// Asserts a failed `get`: exit 1, nothing on stdout, and each of `words` in stderr.
 /// Returns stderr for further checks.
 fn assert_get_error(out: &std::process::Output, words: &[&str]) -> String {
@@ -49,7 +41,7 @@ fn prints_secret_string_and_newline_then_answers_from_cache() {
     let first = env.run(&["get", &name]);
     assert_eq!(assert_success(&first), format!("{AWKWARD}\n"));
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (1, 1),
         "first get: one DescribeSecret, one GetSecretValue"
     );
@@ -75,7 +67,7 @@ fn no_newline_flag_prints_the_value_alone() {
     let long = env.run(&["get", &name, "--no-newline"]);
     assert_eq!(long.stdout, b"hunter2");
     assert_exit(&long, 0);
-    assert_eq!(calls(&env), (1, 1));
+    assert_eq!(env.calls(), (1, 1));
     env.assert_no_plaintext(&[b"hunter2"]);
 }
 
@@ -100,7 +92,7 @@ fn json_key_prints_strings_raw_and_other_values_as_json() {
     let raw = env.run(&["get", &name, "--json-key", "pw", "-n"]);
     assert_eq!(raw.stdout, b"s3cr\"et");
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (1, 1),
         "every key after the first comes from the cache"
     );
@@ -158,7 +150,7 @@ fn binary_writes_the_raw_bytes_and_nothing_else() {
     let cached = env.run(&["get", &name, "--binary"]);
     assert_exit(&cached, 0);
     assert_eq!(cached.stdout, BLOB, "the cached copy differs");
-    assert_eq!(calls(&env), (1, 1));
+    assert_eq!(env.calls(), (1, 1));
     env.assert_no_plaintext(&[BLOB]);
 }
 
@@ -261,7 +253,7 @@ fn output_json_is_shaped_like_get_secret_value() {
         "SecretString",
     );
     assert_eq!(cached, object);
-    assert_eq!(calls(&env), (1, 1));
+    assert_eq!(env.calls(), (1, 1));
     env.assert_no_plaintext(&[AWKWARD.as_bytes(), name.as_bytes()]);
 }
 
@@ -326,7 +318,7 @@ fn a_stage_no_version_carries_fails_without_fetching_a_value() {
     let out = env.run(&["get", &name, "--stage", "NOSUCHSTAGE"]);
     assert_get_error(&out, &[&name, "NOSUCHSTAGE"]);
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (1, 0),
         "a value was fetched for a stage nobody has"
     );

@@ -18,7 +18,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{TestEnv, assert_success, stderr, unique_name};
+use common::{TestEnv, assert_success, mode, run_tool, stderr, unique_name, warm};
 
 /// The user the unprivileged cases run as (`nobody`).
 const NOBODY: u32 = 65_534;
@@ -36,27 +36,8 @@ fn needs_root(test: &str) -> bool {
     false
 }
 
-fn get(env: &TestEnv, name: &str) -> Output {
-    env.run(&["get", name])
-}
-
-fn mode(path: &Path) -> u32 {
-    fs::symlink_metadata(path)
-        .expect("stat")
-        .permissions()
-        .mode()
-        & 0o7777
-}
-
 fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn run_tool<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
 }
 
 /// Path -> content of every file under `dir`, to show nothing changed.
@@ -103,16 +84,7 @@ fn assert_uncached(env: &TestEnv, out: &Output, value: &str, dir: &Path, reasons
 /// A new environment and secret.
 fn secret(prefix: &str, value: &str) -> (TestEnv, String) {
     let env = TestEnv::new();
-    let name = unique_name(prefix);
-    env.moto.create_secret(&name, value);
-    (env, name)
-}
-
-/// A new environment whose cache holds `value`.
-fn warm(prefix: &str, value: &str) -> (TestEnv, String) {
-    let (env, name) = secret(prefix, value);
-    assert_eq!(assert_success(&get(&env, &name)), format!("{value}\n"));
-    env.proxy.reset();
+    let (name, _) = env.new_secret(prefix, value);
     (env, name)
 }
 
@@ -126,7 +98,7 @@ fn a_directory_open_to_group_or_others_is_refused_and_left_alone() {
         fs::create_dir(&env.cache_dir).expect("create cache dir");
         set_mode(&env.cache_dir, bits);
         for _ in 0..2 {
-            let out = get(&env, &name);
+            let out = env.get(&name);
             assert_uncached(&env, &out, value, &env.cache_dir, &["group or others"]);
             assert_eq!(mode(&env.cache_dir), bits, "the mode was changed");
             assert!(env.cache_files().is_empty(), "{:?}", env.cache_files());
@@ -134,10 +106,10 @@ fn a_directory_open_to_group_or_others_is_refused_and_left_alone() {
         }
     }
 
-    let (env, name) = warm("hostile/mode-warm", value);
+    let (env, [name]) = warm("hostile/mode-warm", [value]);
     set_mode(&env.cache_dir, 0o755);
     let before = snapshot(&env.cache_dir);
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_uncached(&env, &out, value, &env.cache_dir, &["group or others"]);
     assert_eq!(mode(&env.cache_dir), 0o755, "the mode was changed");
     assert!(
@@ -159,7 +131,7 @@ fn a_directory_owned_by_another_user_is_refused_and_left_alone() {
     fs::create_dir(&env.cache_dir).expect("create cache dir");
     set_mode(&env.cache_dir, 0o700);
     std::os::unix::fs::chown(&env.cache_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_uncached(&env, &out, value, &env.cache_dir, &["another user"]);
     let meta = fs::metadata(&env.cache_dir).expect("stat");
     assert_eq!(
@@ -168,10 +140,10 @@ fn a_directory_owned_by_another_user_is_refused_and_left_alone() {
     );
     assert!(env.cache_files().is_empty(), "{:?}", env.cache_files());
 
-    let (env, name) = warm("hostile/owner-warm", value);
+    let (env, [name]) = warm("hostile/owner-warm", [value]);
     std::os::unix::fs::chown(&env.cache_dir, Some(NOBODY), None).expect("chown");
     let before = snapshot(&env.cache_dir);
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_uncached(&env, &out, value, &env.cache_dir, &["another user"]);
     assert_eq!(fs::metadata(&env.cache_dir).expect("stat").uid(), NOBODY);
     assert!(
@@ -187,7 +159,7 @@ fn a_file_in_place_of_the_directory_is_left_alone() {
     let value = "file-not-dir-value-c3b6";
     let (env, name) = secret("hostile/file", value);
     fs::write(&env.cache_dir, b"my notes, not a cache\n").expect("write file");
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_uncached(&env, &out, value, &env.cache_dir, &["not a directory"]);
     assert_eq!(
         fs::read(&env.cache_dir).expect("read file"),
@@ -224,7 +196,7 @@ fn a_read_only_cache_directory_is_answered_around() {
         return;
     }
     let value = "read-only-value-17f8";
-    let (env, name) = warm("hostile/readonly", value);
+    let (env, [name]) = warm("hostile/readonly", [value]);
     let before = snapshot(&env.cache_dir);
     let Some(_mount) = Mount::new(
         &["--bind", "-o", "ro", env.cache_dir.to_str().unwrap()],
@@ -241,7 +213,7 @@ fn a_read_only_cache_directory_is_answered_around() {
         "the bind mount is not read-only"
     );
     for _ in 0..2 {
-        let out = get(&env, &name);
+        let out = env.get(&name);
         assert_uncached(&env, &out, value, &env.cache_dir, &["read-only"]);
         env.proxy.reset();
     }
@@ -293,15 +265,15 @@ fn an_immutable_cache_directory_is_answered_around() {
         eprintln!("an_immutable_cache_directory_is_answered_around: skipped, no chattr");
         return;
     };
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_uncached(&env, &out, value, &env.cache_dir, &["not permitted"]);
     assert!(env.cache_files().is_empty(), "{:?}", env.cache_files());
     drop(flag);
 
-    let (env, name) = warm("hostile/immutable-warm", value);
+    let (env, [name]) = warm("hostile/immutable-warm", [value]);
     let before = snapshot(&env.cache_dir);
     let _flag = Immutable::new(&env.cache_dir).expect("chattr worked a moment ago");
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_uncached(&env, &out, value, &env.cache_dir, &["not permitted"]);
     assert!(
         before == snapshot(&env.cache_dir),
@@ -406,7 +378,7 @@ fn a_full_disk_is_answered_around_and_the_cache_recovers() {
         eprintln!("a_full_disk_is_answered_around_and_the_cache_recovers: skipped, no tmpfs");
         return;
     };
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_eq!(assert_success(&out), "full-disk-value-1-8c2f\n");
     assert_eq!(stderr(&out), "", "the cache did not fit in 1 MiB");
 
@@ -415,7 +387,7 @@ fn a_full_disk_is_answered_around_and_the_cache_recovers() {
     let out = env.run(&["get", "--refresh", &name]);
     eprintln!("refresh on a full disk: {:?}", stderr(&out));
     assert_eq!(assert_success(&out), "full-disk-value-1-8c2f\n");
-    let out = get(&env, &other);
+    let out = env.get(&other);
     eprintln!("cold get on a full disk: {:?}", stderr(&out));
     assert_eq!(assert_success(&out), "full-disk-value-2-5a77\n");
     assert!(
@@ -426,13 +398,10 @@ fn a_full_disk_is_answered_around_and_the_cache_recovers() {
 
     fs::remove_file(filler).expect("remove filler");
     for _ in 0..2 {
-        assert_eq!(
-            assert_success(&get(&env, &other)),
-            "full-disk-value-2-5a77\n"
-        );
+        assert_eq!(assert_success(&env.get(&other)), "full-disk-value-2-5a77\n");
     }
     env.proxy.reset();
-    let out = get(&env, &other);
+    let out = env.get(&other);
     assert_eq!(assert_success(&out), "full-disk-value-2-5a77\n");
     assert_eq!(stderr(&out), "");
     assert_eq!(
@@ -470,21 +439,21 @@ fn a_full_disk_does_not_cost_the_cached_entries() {
         eprintln!("a_full_disk_does_not_cost_the_cached_entries: skipped, no tmpfs");
         return;
     };
-    assert_eq!(assert_success(&get(&env, &name)), format!("{value}\n"));
+    assert_eq!(assert_success(&env.get(&name)), format!("{value}\n"));
     let filler = fill(&env.cache_dir);
 
-    let full = get(&env, &name);
+    let full = env.get(&name);
     assert_eq!(
         assert_success(&full),
         format!("{value}\n"),
         "answered on the full disk"
     );
     assert!(stderr(&full).contains("No space left"), "{}", stderr(&full));
-    let out = get(&env, &other);
+    let out = env.get(&other);
     assert_eq!(assert_success(&out), "cold-on-full-disk-value-d418\n");
     fs::remove_file(filler).expect("remove filler");
     env.proxy.reset();
-    let out = get(&env, &name);
+    let out = env.get(&name);
     assert_eq!(assert_success(&out), format!("{value}\n"));
     assert_eq!(
         env.proxy.total_calls(),

@@ -13,7 +13,7 @@ use std::process::Output;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use common::{Fault, TestEnv, assert_exit, assert_success, stderr, stdout, unique_name};
+use common::{Fault, TestEnv, assert_exit, assert_success, contains, stderr, stdout, unique_name};
 
 const DENIED: Fault = Fault::Status(400, "AccessDeniedException");
 
@@ -59,10 +59,6 @@ impl Secrets {
     fn plain_value(&self) -> String {
         String::from_utf8(self.needles[0].clone()).expect("UTF-8")
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Panics naming the needle and the command if any needle is in `bytes`.

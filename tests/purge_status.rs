@@ -25,13 +25,6 @@ const FIELDS: [&str; 12] = [
     "next_retry",
 ];
 
-/// Creates a secret with a unique name under `prefix`; returns (name, version id).
-fn secret(env: &TestEnv, prefix: &str, value: &str) -> (String, String) {
-    let name = unique_name(prefix);
-    let version = env.moto.create_secret(&name, value);
-    (name, version)
-}
-
 /// `smcache get ARGS...`; panics unless it prints `want` and a newline.
 fn get(env: &TestEnv, args: &[&str], want: &str) {
     let out = env.run_with(|cmd| {
@@ -99,8 +92,8 @@ fn near(at: SystemTime, offset: Duration, slack: Duration) -> bool {
 #[test]
 fn purge_without_ids_removes_everything() {
     let env = TestEnv::new();
-    let (a, _) = secret(&env, "purge/all-a", "value a");
-    let (b, _) = secret(&env, "purge/all-b", "value b");
+    let (a, _) = env.new_secret("purge/all-a", "value a");
+    let (b, _) = env.new_secret("purge/all-b", "value b");
     get(&env, &[&a], "value a");
     get(&env, &[&b], "value b");
     assert_eq!(calls_for_get(&env, &[&a], "value a"), 0, "not cached");
@@ -118,7 +111,7 @@ fn purge_without_ids_removes_everything() {
 #[test]
 fn purge_without_ids_also_forgets_failures_and_backoff() {
     let env = TestEnv::new();
-    let (id, _) = secret(&env, "purge/backoff", "v");
+    let (id, _) = env.new_secret("purge/backoff", "v");
     env.proxy
         .set_fault(Fault::Status(500, "InternalServiceError"));
     assert_exit(&env.run(&["get", "--retry-base", "10m", &id]), 1);
@@ -144,9 +137,9 @@ fn purge_of_an_empty_or_missing_cache_removes_nothing() {
 #[test]
 fn purge_with_ids_removes_only_those() {
     let env = TestEnv::new();
-    let (a, _) = secret(&env, "purge/one-a", "value a");
-    let (b, _) = secret(&env, "purge/one-b", "value b");
-    let (c, _) = secret(&env, "purge/one-c", "value c");
+    let (a, _) = env.new_secret("purge/one-a", "value a");
+    let (b, _) = env.new_secret("purge/one-b", "value b");
+    let (c, _) = env.new_secret("purge/one-c", "value c");
     for (id, value) in [(&a, "value a"), (&b, "value b"), (&c, "value c")] {
         get(&env, &[id], value);
     }
@@ -194,7 +187,7 @@ fn purge_with_ids_affects_only_the_current_region() {
 fn status_of_a_fresh_secret() {
     let env = TestEnv::new();
     let value = "fresh-value-4c1d9a";
-    let (id, version) = secret(&env, "status/fresh", value);
+    let (id, version) = env.new_secret("status/fresh", value);
     get(&env, &[&id], value);
 
     let rows = status_json(&env, &[]);
@@ -238,8 +231,8 @@ fn status_of_a_fresh_secret() {
 #[test]
 fn status_text_is_a_table_with_one_row_per_secret() {
     let env = TestEnv::new();
-    let (a, version) = secret(&env, "status/text-a", "text-value-a-77e1");
-    let (b, _) = secret(&env, "status/text-b", "text-value-b-77e1");
+    let (a, version) = env.new_secret("status/text-a", "text-value-a-77e1");
+    let (b, _) = env.new_secret("status/text-b", "text-value-b-77e1");
     get(&env, &[&a], "text-value-a-77e1");
     get(&env, &[&b], "text-value-b-77e1");
 
@@ -275,7 +268,7 @@ fn status_of_an_empty_cache() {
 #[test]
 fn status_of_a_stale_secret() {
     let env = TestEnv::new();
-    let (id, _) = secret(&env, "status/stale", "stale-value-0b3e");
+    let (id, _) = env.new_secret("status/stale", "stale-value-0b3e");
     get(&env, &["--refresh-interval", "0", &id], "stale-value-0b3e");
 
     for args in [&["--refresh-interval", "0"][..], &[]] {
@@ -292,7 +285,7 @@ fn status_of_a_stale_secret() {
 #[test]
 fn status_of_a_secret_in_backoff() {
     let env = TestEnv::new();
-    let (id, _) = secret(&env, "status/backoff", "backoff-value-9d2f");
+    let (id, _) = env.new_secret("status/backoff", "backoff-value-9d2f");
     env.proxy
         .set_fault(Fault::Status(500, "InternalServiceError"));
 
@@ -326,7 +319,7 @@ fn status_of_a_secret_in_backoff() {
 fn status_of_a_cached_secret_whose_check_failed() {
     let env = TestEnv::new();
     let value = "cached-value-then-failure-51a0";
-    let (id, version) = secret(&env, "status/stale-backoff", value);
+    let (id, version) = env.new_secret("status/stale-backoff", value);
     get(&env, &["--refresh-interval", "0", &id], value);
     env.proxy
         .set_fault(Fault::Status(500, "InternalServiceError"));
@@ -354,13 +347,12 @@ fn status_of_a_cached_secret_whose_check_failed() {
 fn status_never_shows_a_value() {
     let env = TestEnv::new();
     let plain = "plain-status-secret-e8b7c6";
-    let (a, _) = secret(&env, "status/nv-plain", plain);
-    let (b, _) = secret(
-        &env,
+    let (a, _) = env.new_secret("status/nv-plain", plain);
+    let (b, _) = env.new_secret(
         "status/nv-json",
         r#"{"password": "json-status-secret-a1f2e3"}"#,
     );
-    let (c, _) = secret(&env, "status/nv-fail", "failing-status-secret-d4c5");
+    let (c, _) = env.new_secret("status/nv-fail", "failing-status-secret-d4c5");
     get(&env, &[&a], plain);
     let out = env.run(&["env", "-s", &b, "--format", "json"]);
     assert_success(&out);

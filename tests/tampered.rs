@@ -11,14 +11,13 @@ mod common;
 
 use std::fs::{File, TryLockError};
 use std::path::Path;
-use std::process::Output;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use common::{TestEnv, assert_success, stderr, unique_name};
+use common::{TestEnv, assert_success, stderr, warm};
 use smcache::cache::policy::{self, Millis};
 use smcache::cache::{EncryptionHook, Entry, Failure, SecretCache, SecretCacheHook};
 use smcache::crypto::DataKey;
@@ -26,30 +25,6 @@ use smcache::store::{Changes, Record, Store};
 
 const HOUR: Millis = 3_600_000;
 const YEAR: Millis = 365 * 24 * HOUR;
-
-/// Calls that reached Secrets Manager: (DescribeSecret, GetSecretValue).
-fn calls(env: &TestEnv) -> (usize, usize) {
-    (
-        env.proxy.calls("DescribeSecret"),
-        env.proxy.calls("GetSecretValue"),
-    )
-}
-
-fn get(env: &TestEnv, name: &str) -> Output {
-    env.run(&["get", name])
-}
-
-/// A test environment with one secret per value, each cached.
-fn warm(prefix: &str, values: &[&str]) -> (TestEnv, Vec<String>) {
-    let env = TestEnv::new();
-    let names: Vec<String> = values.iter().map(|_| unique_name(prefix)).collect();
-    for (name, value) in names.iter().zip(values) {
-        env.moto.create_secret(name, value);
-        assert_eq!(assert_success(&get(&env, name)), format!("{value}\n"));
-    }
-    env.proxy.reset();
-    (env, names)
-}
 
 /// The data key the binary uses in `env` (its `SMCACHE_KEY`).
 fn data_key(env: &TestEnv) -> DataKey {
@@ -111,21 +86,21 @@ fn assert_fetched_again(
     what: &str,
 ) -> (usize, usize) {
     env.proxy.reset();
-    let out = get(env, name);
+    let out = env.get(name);
     assert_eq!(assert_success(&out), format!("{value}\n"), "after {what}");
     let err = stderr(&out);
     assert!(
         err.lines().count() == 1 && err.contains(warning),
         "after {what}: expected one warning with `{warning}`, got: {err}"
     );
-    let made = calls(env);
+    let made = env.calls();
     assert!(
         made.1 >= 1,
         "after {what}: no GetSecretValue, made {made:?}; {err}"
     );
 
     env.proxy.reset();
-    let out = get(env, name);
+    let out = env.get(name);
     assert_eq!(
         assert_success(&out),
         format!("{value}\n"),
@@ -141,7 +116,7 @@ fn assert_fetched_again(
 #[test]
 fn an_entry_with_a_flipped_bit_is_dropped_and_fetched_again() {
     let value = "flipped-entry-value-d2b0";
-    let (env, names) = warm("tamper/entry", &[value]);
+    let (env, names) = warm("tamper/entry", [value]);
     for place in [0, 7, 40, usize::MAX] {
         edit_store(&env, |store| {
             let (key, mut sealed) = records(store, b"e", 1).remove(0);
@@ -159,7 +134,7 @@ fn an_entry_with_a_flipped_bit_is_dropped_and_fetched_again() {
 #[test]
 fn a_value_with_a_flipped_bit_is_dropped_and_fetched_again() {
     let value = "flipped-value-value-19ce";
-    let (env, names) = warm("tamper/value", &[value]);
+    let (env, names) = warm("tamper/value", [value]);
     edit_store(&env, |store| {
         let (key, mut sealed) = records(store, b"v", 1).remove(0);
         let middle = sealed.len() / 2;
@@ -176,7 +151,7 @@ fn a_value_with_a_flipped_bit_is_dropped_and_fetched_again() {
 #[test]
 fn records_swapped_between_slots_are_dropped_not_served() {
     let values = ["swap-value-first-4410", "swap-value-second-ab97"];
-    let (env, names) = warm("tamper/swap", &values);
+    let (env, names) = warm("tamper/swap", values);
     for prefix in [b"e", b"v"] {
         edit_store(&env, |store| {
             let found = records(store, prefix, 2);
@@ -198,7 +173,7 @@ fn records_swapped_between_slots_are_dropped_not_served() {
 #[test]
 fn records_sealed_under_another_key_are_dropped_and_fetched_again() {
     let value = "foreign-key-value-73f5";
-    let (env, names) = warm("tamper/otherkey", &[value]);
+    let (env, names) = warm("tamper/otherkey", [value]);
     let right = EncryptionHook::new(&data_key(&env));
     let other = EncryptionHook::new(&DataKey::from_bytes([0x42; 32]));
     edit_store(&env, |store| {
@@ -222,7 +197,7 @@ fn records_sealed_under_another_key_are_dropped_and_fetched_again() {
 #[test]
 fn a_damaged_key_check_means_a_rebuilt_cache() {
     let value = "keycheck-value-58d1";
-    let (env, names) = warm("tamper/keycheck", &[value]);
+    let (env, names) = warm("tamper/keycheck", [value]);
     edit_store(&env, |store| {
         let (key, mut sealed) = records(store, b"mkeycheck", 1).remove(0);
         let last = sealed.len() - 1;
@@ -252,15 +227,15 @@ fn edit_entry(env: &TestEnv, change: impl FnOnce(&mut Entry)) {
 #[test]
 fn a_next_check_further_ahead_than_the_interval_is_due() {
     let value = "clock-next-check-value-0a6b";
-    let (env, names) = warm("clock/next", &[value]);
+    let (env, names) = warm("clock/next", [value]);
     let name = &names[0];
 
     edit_entry(&env, |entry| {
         entry.next_check = Some(policy::now() + 30 * 60_000);
     });
-    assert_eq!(assert_success(&get(&env, name)), format!("{value}\n"));
+    assert_eq!(assert_success(&env.get(name)), format!("{value}\n"));
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (0, 0),
         "a next check 30 minutes ahead was not honoured"
     );
@@ -270,18 +245,18 @@ fn a_next_check_further_ahead_than_the_interval_is_due() {
             entry.next_check = Some(policy::now() + ahead);
         });
         env.proxy.reset();
-        let out = get(&env, name);
+        let out = env.get(name);
         assert_eq!(assert_success(&out), format!("{value}\n"));
         assert_eq!(stderr(&out), "");
         assert_eq!(
-            calls(&env),
+            env.calls(),
             (1, 0),
             "a next check {ahead} ms ahead: one DescribeSecret, the version is cached"
         );
         env.proxy.reset();
-        assert_eq!(assert_success(&get(&env, name)), format!("{value}\n"));
+        assert_eq!(assert_success(&env.get(name)), format!("{value}\n"));
         assert_eq!(
-            calls(&env),
+            env.calls(),
             (0, 0),
             "the check did not store a sane next check"
         );
@@ -294,7 +269,7 @@ fn a_next_check_further_ahead_than_the_interval_is_due() {
 #[test]
 fn a_retry_moment_further_ahead_than_the_cap_is_due() {
     let value = "clock-retry-value-c7e3";
-    let (env, names) = warm("clock/retry", &[value]);
+    let (env, names) = warm("clock/retry", [value]);
     let name = &names[0];
     edit_entry(&env, |entry| {
         let now = policy::now();
@@ -307,15 +282,15 @@ fn a_retry_moment_further_ahead_than_the_cap_is_due() {
             transient: false,
         });
     });
-    let out = get(&env, name);
+    let out = env.get(name);
     assert_eq!(assert_success(&out), format!("{value}\n"));
     assert!(!stderr(&out).contains("AccessDenied"), "{}", stderr(&out));
-    assert_eq!(calls(&env).0, 1, "the far-future retry moment was honoured");
+    assert_eq!(env.calls().0, 1, "the far-future retry moment was honoured");
 
     env.proxy.reset();
-    assert_eq!(assert_success(&get(&env, name)), format!("{value}\n"));
+    assert_eq!(assert_success(&env.get(name)), format!("{value}\n"));
     assert_eq!(
-        calls(&env),
+        env.calls(),
         (0, 0),
         "the failure was not cleared by the check"
     );

@@ -171,7 +171,10 @@ impl<H: SecretCacheHook> SecretCache<H> {
     /// used one. Skipping its touch changes no eviction, and saves a cache hit the write
     /// and the flush that would follow it.
     pub fn touch(&mut self, slot: &Slot) -> Result<bool, StoreError> {
-        let last = self.store.get(&[&b"a"[..], slot].concat())?.map(|b| read_u64(&b));
+        let last = self
+            .store
+            .get(&[&b"a"[..], slot].concat())?
+            .map(|b| read_u64(&b));
         let now = self.store.get(TICK)?.map_or(0, |b| read_u64(&b));
         let horizon = (self.max_entries / 2) as u64;
         if last.is_some_and(|last| now.saturating_sub(last) < horizon) {

@@ -146,7 +146,10 @@ fn a_touch_is_skipped_only_while_no_eviction_can_reach_the_entry() {
     for id in ["b", "c", "d", "e"] {
         put(&mut c, id);
     }
-    assert!(!c.touch(&a).unwrap(), "4 entries used since: still in the recent half");
+    assert!(
+        !c.touch(&a).unwrap(),
+        "4 entries used since: still in the recent half"
+    );
     put(&mut c, "f");
     assert!(c.touch(&a).unwrap(), "5 entries used since: recorded again");
 }
@@ -162,5 +165,8 @@ fn lazy_touches_keep_the_recently_used_entries() {
     c.touch(&a).unwrap();
     put(&mut c, "e");
     assert!(c.entry(&a).unwrap().is_some(), "a was used after b");
-    assert!(c.entry(&b).unwrap().is_none(), "b is the least recently used");
+    assert!(
+        c.entry(&b).unwrap().is_none(),
+        "b is the least recently used"
+    );
 }

@@ -369,7 +369,10 @@ impl<'a> Resolver<'a> {
         match result {
             Ok(value) => Some(value),
             Err(err) => {
-                tracing::warn!("{}; going on without the cache", crate::open::chain(&err));
+                tracing::warn!(
+                    "{}; going on without the cache (the next run rebuilds it)",
+                    crate::open::chain(&err)
+                );
                 if let Some(cache) = self.cache.take() {
                     cache.discard();
                 }

@@ -4,18 +4,22 @@
 //! Every test makes its own [`TestEnv`]: a temporary directory, an empty AWS
 //! configuration, a fresh data key and a [`Proxy`] in front of the moto server
 //! that `scripts/test` starts. [`Moto`] changes secrets behind smcache's back.
+//! [`keyring`] gives a test a Secret Service of its own and reaches smcache's copy of
+//! the data key in the kernel keyring.
 
 // Each tests/*.rs file is its own crate that compiles this module and uses only
 // part of it; the rest would otherwise warn as dead code in every one of them.
 #![allow(dead_code)]
 
 pub mod http;
+pub mod keyring;
 mod moto;
 mod proxy;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -125,6 +129,49 @@ impl TestEnv {
         cmd.output().expect("run smcache")
     }
 
+    /// `smcache get NAME`.
+    pub fn get(&self, name: &str) -> Output {
+        self.get_with(name, &[])
+    }
+
+    /// `smcache get NAME ARGS...`.
+    pub fn get_with(&self, name: &str, args: &[&str]) -> Output {
+        self.run_with(|cmd| {
+            cmd.arg("get").arg(name).args(args);
+        })
+    }
+
+    /// `smcache get NAME ARGS...` as a command, not yet started (stdin, stdout and
+    /// stderr as the caller sets them).
+    pub fn get_cmd(&self, name: &str, args: &[&str]) -> Command {
+        let mut cmd = self.cmd();
+        cmd.arg("get").arg(name).args(args);
+        cmd
+    }
+
+    /// Calls that reached Secrets Manager: (DescribeSecret, GetSecretValue).
+    pub fn calls(&self) -> (usize, usize) {
+        (
+            self.proxy.calls("DescribeSecret"),
+            self.proxy.calls("GetSecretValue"),
+        )
+    }
+
+    /// Creates a secret in moto with a unique name under `prefix`, holding `value` as
+    /// `SecretString`; returns (name, version id).
+    pub fn new_secret(&self, prefix: &str, value: &str) -> (String, String) {
+        let name = unique_name(prefix);
+        let version = self.moto.create_secret(&name, value);
+        (name, version)
+    }
+
+    /// Writes `bytes` to `name` in the test's directory and returns its path as text.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.root().join(name);
+        fs::write(&path, bytes).expect("write test file");
+        path.to_str().expect("UTF-8 temp path").to_string()
+    }
+
     /// Every file under the cache directory, recursively, sorted; none if it
     /// does not exist.
     pub fn cache_files(&self) -> Vec<PathBuf> {
@@ -184,6 +231,20 @@ impl TestEnv {
     }
 }
 
+/// A new environment with one secret per value (unique names under `prefix`), each
+/// read once with `get` so that the cache holds it; the proxy's counts are then reset.
+/// Returns the environment and the names, in the order of `values`.
+pub fn warm<const N: usize>(prefix: &str, values: [&str; N]) -> (TestEnv, [String; N]) {
+    let env = TestEnv::new();
+    let names = values.map(|_| unique_name(prefix));
+    for (name, value) in names.iter().zip(values) {
+        env.moto.create_secret(name, value);
+        assert_eq!(assert_success(&env.get(name)), format!("{value}\n"));
+    }
+    env.proxy.reset();
+    (env, names)
+}
+
 /// Builds `n` commands with `make(i)`, starts them all, then waits for all.
 /// Output is drained on one thread per child so a chatty one cannot block.
 pub fn run_parallel(n: usize, make: impl Fn(usize) -> Command) -> Vec<Output> {
@@ -238,6 +299,21 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs `program ARGS...` with the test process's environment, stdin closed; returns
+/// its output; panics if it cannot be started.
+pub fn run_tool<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+}
+
+/// The permission bits (`0o7777`) of `path` itself, not following a symlink.
+pub fn mode(path: &Path) -> u32 {
+    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    meta.permissions().mode() & 0o7777
+}
+
 fn describe(out: &Output) -> String {
     format!(
         "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -274,6 +350,7 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+/// Whether `needle` occurs in `haystack`; `needle` must not be empty.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
