@@ -26,26 +26,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { USAGE } else { 0 });
         }
     };
-    // Completions depend on nothing but the clap model: not even a home directory.
-    if let Command::Completions(args) = &cli.command {
-        return match commands::completions::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                report(&err);
-                ExitCode::from(FAILURE)
-            }
-        };
-    }
-    let config = match Config::from_args(&cli.global) {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    init_logging(config.verbosity);
-    match dispatch(&config, &cli.command) {
+    match dispatch(&cli) {
         Ok(code) => code,
+        Err(err) if err.is::<UsageError>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(USAGE)
+        }
         Err(err) => {
             report(&err);
             ExitCode::from(FAILURE)
@@ -53,14 +39,28 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn dispatch(config: &Config, command: &Command) -> Result<ExitCode> {
-    match command {
-        Command::Get(args) => commands::get::run(config, args).map(|()| ExitCode::SUCCESS),
-        Command::Env(args) => commands::env::run(config, args).map(ExitCode::from),
-        Command::Purge(args) => commands::purge::run(config, args).map(|()| ExitCode::SUCCESS),
-        Command::Status(args) => commands::status::run(config, args).map(|()| ExitCode::SUCCESS),
-        Command::Completions(_) => unreachable!("completions are dispatched before configuration"),
+/// A configuration value clap could not check by itself: exit status 2, like clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    let ok = |()| ExitCode::SUCCESS;
+    match &cli.command {
+        // Completions depend on nothing but the clap model: not even a home directory.
+        Command::Completions(args) => commands::completions::run(args).map(ok),
+        Command::Get(args) => commands::get::run(&configure(cli)?, args).map(ok),
+        Command::Env(args) => commands::env::run(&configure(cli)?, args).map(ExitCode::from),
+        Command::Purge(args) => commands::purge::run(&configure(cli)?, args).map(ok),
+        Command::Status(args) => commands::status::run(&configure(cli)?, args).map(ok),
     }
+}
+
+/// The validated configuration, with logging set up as it asks.
+fn configure(cli: &Cli) -> Result<Config> {
+    let config = Config::from_args(&cli.global).map_err(UsageError)?;
+    init_logging(config.verbosity);
+    Ok(config)
 }
 
 /// Prints the error chain once, then a hint where one helps.
