@@ -29,7 +29,9 @@ pub struct Config {
     /// Canonical text of the endpoint, region, profile and access key id: entries of
     /// different namespaces never share a slot.
     pub namespace: String,
-    pub cache_dir: PathBuf,
+    /// Where the cache lives, or why there is no such place (no home directory): then
+    /// every command runs uncached.
+    pub cache_dir: Result<PathBuf, String>,
     /// Whether to use the cache at all (`--no-cache` and size 0 turn it off).
     pub use_cache: bool,
     pub max_cache_size: usize,
@@ -61,11 +63,7 @@ impl Config {
         };
         Ok(Self {
             namespace: namespace(&aws),
-            // Without a cache, a missing home directory is no reason to fail.
-            cache_dir: match cache_dir(args.cache_dir.as_deref()) {
-                Err(_) if no_cache => PathBuf::new(),
-                other => other?,
-            },
+            cache_dir: cache_dir(args.cache_dir.as_deref())?,
             use_cache: !no_cache && args.max_cache_size > 0,
             max_cache_size: args.max_cache_size,
             policy: Policy {
@@ -114,32 +112,46 @@ fn namespace(aws: &AwsSettings) -> String {
 
 /// The cache directory as an absolute path: the flag or `SMCACHE_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/smcache`, else `~/.cache/smcache`.
-fn cache_dir(chosen: Option<&Path>) -> Result<PathBuf, String> {
+/// `Ok(Err(why))` when there is no default to fall back on: a cache problem, not a
+/// usage error.
+fn cache_dir(chosen: Option<&Path>) -> Result<Result<PathBuf, String>, String> {
     let dir = match chosen {
         Some(dir) if dir.as_os_str().is_empty() => {
             return Err("--cache-dir (SMCACHE_CACHE_DIR) must not be empty".into());
         }
         Some(dir) => dir.to_owned(),
-        None => default_cache_dir()?,
+        None => match default_cache_dir() {
+            Some(dir) => dir,
+            None => {
+                return Ok(Err(
+                    "no cache directory (set --cache-dir, SMCACHE_CACHE_DIR or HOME)".into(),
+                ));
+            }
+        },
     };
+    // One spelling per directory (`./c/` and `c` alike): the keyring item is named by it.
+    let dir: PathBuf = dir.components().collect();
     if dir.is_absolute() {
-        return Ok(dir);
+        return Ok(Ok(dir));
     }
-    let cwd =
-        env::current_dir().map_err(|err| format!("cannot resolve `{}`: {err}", dir.display()))?;
-    Ok(cwd.join(dir))
+    Ok(env::current_dir().map(|cwd| cwd.join(&dir)).map_err(|err| {
+        format!(
+            "cannot resolve the cache directory `{}`: {err}",
+            dir.display()
+        )
+    }))
 }
 
-fn default_cache_dir() -> Result<PathBuf, String> {
+fn default_cache_dir() -> Option<PathBuf> {
     if let Some(xdg) = env::var_os("XDG_CACHE_HOME").map(PathBuf::from)
         && xdg.is_absolute()
     {
-        return Ok(xdg.join("smcache"));
+        return Some(xdg.join("smcache"));
     }
-    match env::var_os("HOME").map(PathBuf::from) {
-        Some(home) if home.is_absolute() => Ok(home.join(".cache").join("smcache")),
-        _ => Err("no cache directory: set --cache-dir, SMCACHE_CACHE_DIR or HOME".into()),
-    }
+    let home = env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|home| home.is_absolute())?;
+    Some(home.join(".cache").join("smcache"))
 }
 
 #[cfg(test)]

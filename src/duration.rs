@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted: 100 years. "Never" in practice, and every moment it
+/// leads to stays printable.
+const MAX_SECONDS: f64 = 100.0 * 365.0 * 86_400.0;
+
 /// Parses whole seconds, or a number with a unit `s`, `m`, `h` or `d`. Negative, empty
 /// and malformed values are errors; the caller (clap) names the option.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
@@ -28,8 +32,11 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     let amount: f64 = number
         .parse()
         .map_err(|_| format!("`{value}` is not a duration like 90, 90s, 15m, 1h or 2d"))?;
-    Duration::try_from_secs_f64(amount * seconds_per_unit)
-        .map_err(|_| format!("`{value}` is out of range"))
+    let seconds = amount * seconds_per_unit;
+    if seconds > MAX_SECONDS {
+        return Err(format!("`{value}` is too long (at most 100 years)"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{value}` is out of range"))
 }
 
 #[cfg(test)]
@@ -50,7 +57,7 @@ mod tests {
     #[test]
     fn rejects_negative_empty_and_malformed() {
         for bad in [
-            "", " ", "-5", "-5s", "5x", "s", "1h30m", "1e3", "abc", "1..2",
+            "", " ", "-5", "-5s", "5x", "s", "1h30m", "1e3", "abc", "1..2", "36501d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
         }

@@ -31,6 +31,7 @@ pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod duration;
+pub mod hardening;
 pub mod keys;
 pub mod open;
 pub mod resolve;

@@ -21,6 +21,8 @@ pub enum OpenError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    NoDirectory(String),
 }
 
 /// Opens the cache for reading and writing, or explains on stderr why not.
@@ -56,28 +58,39 @@ pub fn open_for_maintenance(config: &Config) -> Result<Cache, OpenError> {
 }
 
 fn try_open(config: &Config) -> Result<Cache, OpenError> {
-    let keyring = KeyRing::for_cache_dir(&config.cache_dir);
-    let (key, origin) = match keys::from_environment()? {
+    let dir = config
+        .cache_dir
+        .as_deref()
+        .map_err(|why| OpenError::NoDirectory(why.clone()))?;
+    let env_key = keys::from_environment()?;
+    // The lock comes before the key: two first runs must not both create one.
+    let store = Store::open(dir, config.lock_wait)?;
+    let keyring = KeyRing::for_cache_dir(dir);
+    let (key, origin) = match env_key {
         Some(key) => (key, KeyOrigin::Environment),
-        None => match keyring.key() {
-            Err(KeyError::InvalidStoredKey) => {
-                tracing::warn!("the OS keyring held an unreadable cache key; replacing it");
-                (keyring.replace()?, KeyOrigin::Created)
-            }
-            found => found?,
-        },
+        None => keyring_key(&keyring)?,
     };
     let max_entries = config.max_cache_size.max(1);
-    let store = Store::open(&config.cache_dir, config.lock_wait)?;
     match settle_key(store, &key, origin, &keyring, max_entries) {
-        Err(StoreError::Database { detail, .. }) => {
+        Err(OpenError::Store(StoreError::Database { detail, .. })) => {
             // sled opened the files but not the records in them: the damaged database
             // is gone now (settle_key discarded it), so this run rebuilds it.
             tracing::warn!("cache database was unreadable ({detail}); rebuilding it");
-            let store = Store::open(&config.cache_dir, config.lock_wait)?;
-            Ok(settle_key(store, &key, origin, &keyring, max_entries)?)
+            let store = Store::open(dir, config.lock_wait)?;
+            settle_key(store, &key, origin, &keyring, max_entries)
         }
-        settled => Ok(settled?),
+        settled => settled,
+    }
+}
+
+/// The key from the OS keyring; an unreadable one is replaced.
+fn keyring_key(keyring: &KeyRing) -> Result<(DataKey, KeyOrigin), KeyError> {
+    match keyring.key() {
+        Err(KeyError::InvalidStoredKey) => {
+            tracing::warn!("the OS keyring held an unreadable cache key; replacing it");
+            Ok((keyring.replace()?, KeyOrigin::Created))
+        }
+        found => found,
     }
 }
 
@@ -89,13 +102,13 @@ fn settle_key(
     origin: KeyOrigin,
     keyring: &KeyRing,
     max_entries: usize,
-) -> Result<Cache, StoreError> {
+) -> Result<Cache, OpenError> {
     let mut cache = SecretCache::new(store, EncryptionHook::new(key), max_entries);
     let mut check = cache.key_check();
-    if check.as_ref().is_ok_and(|c| *c == KeyCheck::Mismatch)
-        && origin == KeyOrigin::FastCopy
-        && let Ok((fresh, _)) = keyring.authoritative()
-    {
+    if check.as_ref().is_ok_and(|c| *c == KeyCheck::Mismatch) && origin == KeyOrigin::FastCopy {
+        // The fast copy may be stale. If the keyring cannot say, run without the cache
+        // this time rather than empty one the keyring's key may still open.
+        let (fresh, _) = keyring.authoritative()?;
         cache = SecretCache::new(cache.into_store(), EncryptionHook::new(&fresh), max_entries);
         check = cache.key_check();
     }
@@ -112,7 +125,7 @@ fn settle_key(
         Err(err) => {
             // sled opened the files but cannot read them: the next run starts anew.
             cache.discard();
-            Err(err)
+            Err(err.into())
         }
     }
 }

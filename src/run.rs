@@ -17,7 +17,7 @@ const FAILURE: u8 = 1;
 const USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
-    harden_process();
+    crate::hardening::harden_process();
     quiet_database_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -122,16 +122,6 @@ fn quiet_database_panics() {
             default(info);
         }
     }));
-}
-
-/// Keeps secrets out of core dumps: no core file, and not dumpable by other processes.
-fn harden_process() {
-    let none = rustix::process::Rlimit {
-        current: Some(0),
-        maximum: Some(0),
-    };
-    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, none);
-    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
 fn init_logging(verbosity: Verbosity) {

@@ -27,8 +27,9 @@ pub fn run(config: &Config, args: &EnvArgs) -> Result<u8> {
     let cache = crate::open::open(config)?;
     let mut secrets = Resolver::new(config, cache);
     let variables = collect(config, args, &mut secrets);
-    // Nothing may hold the cache while the command runs, nor after exec.
+    // Nothing may hold the cache, a connection or a runtime while the command runs.
     secrets.close();
+    drop(secrets);
     let variables = variables?;
     if args.command.is_empty() {
         print(&variables, args.format)?;
@@ -199,6 +200,7 @@ fn exec(command: &[OsString], variables: &Variables) -> u8 {
     for (name, value) in variables {
         child.env(name, value.as_str());
     }
+    crate::hardening::restore_for_child();
     let err = child.exec();
     let program = command[0].to_string_lossy();
     eprintln!("error: cannot run `{program}`: {err}");

@@ -1,6 +1,6 @@
 //! `smcache purge`: remove cached secrets.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 use crate::cli::PurgeArgs;
 use crate::config::Config;
@@ -19,11 +19,14 @@ pub fn run(config: &Config, args: &PurgeArgs) -> Result<()> {
 
 /// Everything goes, whatever key sealed it: no key is needed to empty the cache.
 fn purge_all(config: &Config) -> Result<u64> {
-    if !config.cache_dir.exists() {
+    let dir = config
+        .cache_dir
+        .as_deref()
+        .map_err(|why| anyhow!("failed to purge: {why}"))?;
+    if !dir.exists() {
         return Ok(0);
     }
-    let mut store = Store::open(&config.cache_dir, config.lock_wait)
-        .with_context(|| "failed to purge the cache".to_string())?;
+    let mut store = Store::open(dir, config.lock_wait).context("failed to purge the cache")?;
     let removed = store.scan(b"e")?.len() as u64;
     store.clear()?;
     store.flush()?;

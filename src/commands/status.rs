@@ -87,8 +87,12 @@ fn row(entry: &Entry, policy: &Policy, now: Millis) -> Row {
     }
 }
 
-/// RFC 3339 in UTC, to the second.
+/// RFC 3339 in UTC, to the second; `never` past what RFC 3339 can write (year 9999).
 fn timestamp(at: Millis) -> String {
+    const LAST_RFC3339_MILLIS: Millis = 253_402_300_799_000;
+    if at > LAST_RFC3339_MILLIS {
+        return "never".into();
+    }
     let time = UNIX_EPOCH + Duration::from_millis(u64::try_from(at).unwrap_or(0));
     humantime::format_rfc3339_seconds(time).to_string()
 }

@@ -220,7 +220,10 @@ impl<'a> Resolver<'a> {
             Selector::VersionId(id) => id.clone(),
             Selector::Stage(stage) => {
                 let Some(id) = entry.version_for_stage(stage).map(str::to_owned) else {
-                    self.save(slot, entry, None, &[]);
+                    // A failed --refresh leaves the entry as it was.
+                    if !request.refresh {
+                        self.save(slot, entry, None, &[]);
+                    }
                     return Err(ResolveError::NoStage {
                         secret_id: request.secret_id.clone(),
                         stage: stage.clone(),
@@ -241,10 +244,16 @@ impl<'a> Resolver<'a> {
             .and_then(|aws| aws.value(&request.secret_id, &version_id))
         {
             Ok(fetched) => fetched,
-            // The secret answered; only this version failed (say, a mistyped version id).
-            // That is no reason to back off from, or forget, the secret's other versions.
-            Err(error) if !error.transient => {
-                self.save(slot, entry, None, &[]);
+            // The secret answered and only the version asked for by id is not there (a
+            // mistyped --version-id): no reason to back off from, or forget, the secret's
+            // other versions. Any other failure is the secret's, remembered by the caller.
+            Err(error)
+                if error.code == "ResourceNotFoundException"
+                    && matches!(request.selector, Selector::VersionId(_)) =>
+            {
+                if !request.refresh {
+                    self.save(slot, entry, None, &[]);
+                }
                 let secret_id = request.secret_id.clone();
                 return Err(ResolveError::Version {
                     secret_id,
