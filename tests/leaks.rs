@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use std::process::Command;
 
-use common::{Fault, TestEnv, assert_exit, assert_success, contains, stderr, stdout, unique_name};
+use common::{Fault, TestEnv, assert_exit, assert_success, contains, stderr, unique_name};
 
 const DENIED: Fault = Fault::Status(400, "AccessDeniedException");
 

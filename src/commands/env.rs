@@ -10,7 +10,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::cli::{EnvArgs, EnvFormat};
-use crate::commands::{json_field, request_for};
+use crate::commands::{json_field, render_json, request_for, wipe_json};
 use crate::config::Config;
 use crate::resolve::Resolver;
 use crate::secret::SecretValue;
@@ -69,7 +69,7 @@ fn collect(config: &Config, args: &EnvArgs, secrets: &mut Resolver) -> Result<Va
     for spec in &args.vars {
         let text = fetch(&spec.secret_id)?;
         let value = match &spec.key {
-            Some(key) => Zeroizing::new(json_field(&spec.secret_id, &text, key)?),
+            Some(key) => json_field(&spec.secret_id, &text, key)?,
             None => text,
         };
         variables.insert(spec.name.clone(), value);
@@ -92,21 +92,22 @@ fn expand_secret(id: &str, text: &str, prefix: &str) -> Result<Vec<(String, Zero
         }
         Ok(name)
     };
-    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
+    let parsed = serde_json::from_str::<Value>(text);
+    let Ok(Value::Object(object)) = parsed else {
+        if let Ok(other) = parsed {
+            wipe_json(other);
+        }
         let last = id.rsplit('/').next().unwrap_or(id);
         return Ok(vec![(named(last)?, Zeroizing::new(text.to_owned()))]);
     };
     let mut out = Vec::with_capacity(object.len());
     for (key, value) in object {
-        let rendered = match value {
-            Value::String(text) => text,
-            other => other.to_string(),
-        };
+        let rendered = render_json(value);
         let name = named(&key)?;
         if out.iter().any(|(taken, _)| *taken == name) {
             tracing::warn!("secret `{id}`: two keys become `{name}`; the one sorted last wins");
         }
-        out.push((name, Zeroizing::new(rendered)));
+        out.push((name, rendered));
     }
     Ok(out)
 }
