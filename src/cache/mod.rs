@@ -167,9 +167,10 @@ impl<H: SecretCacheHook> SecretCache<H> {
     /// eviction can reach it yet; returns whether anything was written.
     ///
     /// An entry touched less than `limit / 2` ticks ago has at most that many entries
-    /// used after it, so it is in the more recent half and cannot be the least recently
-    /// used one. Skipping its touch changes no eviction, and saves a cache hit the write
-    /// and the flush that would follow it.
+    /// recorded after it, so it is in the more recent half and cannot be the least
+    /// recently used one yet. Skipping its touch saves a cache hit the write and the
+    /// flush that would follow it; the price is an order that is approximate within the
+    /// recent half (two entries used there may be evicted later in either order).
     pub fn touch(&mut self, slot: &Slot) -> Result<bool, StoreError> {
         let last = self
             .store
