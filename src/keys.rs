@@ -105,6 +105,20 @@ impl KeyRing {
         self.authoritative()
     }
 
+    /// The key if there is one (the fast copy, else Secret Service's), never creating
+    /// one: `None` when the keyring works but holds no key for this cache directory.
+    pub fn existing(&self) -> Result<Option<(DataKey, KeyOrigin)>, KeyError> {
+        if let Some(key) = self.fast_copy() {
+            return Ok(Some((key, KeyOrigin::FastCopy)));
+        }
+        let user = self.user.clone();
+        let found = with_timeout(move || read_existing(&user))??;
+        if let Some(key) = &found {
+            self.store_fast_copy(key);
+        }
+        Ok(found.map(|key| (key, KeyOrigin::Keyring)))
+    }
+
     /// The key from Secret Service (creating it if there is none), skipping the fast
     /// copy; refreshes the fast copy.
     pub fn authoritative(&self) -> Result<(DataKey, KeyOrigin), KeyError> {
@@ -179,6 +193,16 @@ fn read_or_create(user: &str) -> Result<(DataKey, KeyOrigin), KeyError> {
                 .ok_or(KeyError::InvalidStoredKey)
         }
         Err(keyring_core::Error::NoEntry) => Ok((store_new(&entry)?, KeyOrigin::Created)),
+        Err(err) => Err(KeyError::Unavailable(describe(&err))),
+    }
+}
+
+fn read_existing(user: &str) -> Result<Option<DataKey>, KeyError> {
+    match entry(user)?.get_password() {
+        Ok(text) => decode(&Zeroizing::new(text))
+            .map(Some)
+            .ok_or(KeyError::InvalidStoredKey),
+        Err(keyring_core::Error::NoEntry) => Ok(None),
         Err(err) => Err(KeyError::Unavailable(describe(&err))),
     }
 }

@@ -62,12 +62,19 @@ fn try_open(config: &Config) -> Result<Cache, OpenError> {
         .cache_dir
         .as_deref()
         .map_err(|why| OpenError::NoDirectory(why.clone()))?;
-    let env_key = keys::from_environment()?;
-    // The lock comes before the key: two first runs must not both create one.
-    let store = Store::open(dir, config.lock_wait)?;
     let keyring = KeyRing::for_cache_dir(dir);
-    let (key, origin) = match env_key {
-        Some(key) => (key, KeyOrigin::Environment),
+    // Without any key source, nothing is written; but a key is only ever created under
+    // the cache lock, so that two first runs do not both create one.
+    let found = match keys::from_environment()? {
+        Some(key) => Some((key, KeyOrigin::Environment)),
+        None => match keyring.existing() {
+            Err(KeyError::InvalidStoredKey) => None,
+            found => found?,
+        },
+    };
+    let store = Store::open(dir, config.lock_wait)?;
+    let (key, origin) = match found {
+        Some(found) => found,
         None => keyring_key(&keyring)?,
     };
     let max_entries = config.max_cache_size.max(1);

@@ -23,6 +23,25 @@ use rustix::fs::Mode;
 const LOCK_FILE: &str = "lock";
 /// Name of sled's database directory inside the cache directory.
 const DB_DIR: &str = "db";
+/// Fetch locks are striped over this many files, named `fetch-00` .. `fetch-3f`.
+const FETCH_STRIPES: u8 = 64;
+
+/// The right to fetch the secrets of one stripe from Secrets Manager, held while the
+/// cache itself is closed for the network call. Processes that want the same secret
+/// wait for it and then read what the holder stored, instead of fetching it again.
+#[derive(Debug)]
+pub struct FetchClaim {
+    _lock: File,
+}
+
+impl FetchClaim {
+    /// Claims the stripe of `slot_byte` in the cache directory `dir`, waiting up to `wait`
+    /// for another process to finish its fetch.
+    pub fn acquire(dir: &Path, slot_byte: u8, wait: Duration) -> Result<Self, StoreError> {
+        let name = format!("fetch-{:02x}", slot_byte % FETCH_STRIPES);
+        lock_file(dir, &dir.join(name), wait).map(|lock| Self { _lock: lock })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -99,6 +118,7 @@ impl Store {
         ensure_private_dir(dir)?;
         let lock = acquire_lock(dir, wait)?;
         let path = dir.join(DB_DIR);
+        ensure_room(dir)?;
         let db = match open_db_waiting(&path, deadline) {
             Ok(db) => db,
             Err(OpenFailure::Locked) => {
@@ -204,11 +224,12 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // A failed flush (a full disk) loses the last changes at most: sled recovers
+        // from a torn log on the next open, so the entries before stay.
         if !self.discard
             && let Err(err) = self.flush()
         {
-            tracing::warn!("{err}");
-            self.discard = true;
+            tracing::warn!("{}", crate::open::chain(&err));
         }
         // sled's files must be closed before its directory goes; the lock is still ours.
         drop(self.db.take());
@@ -314,6 +335,25 @@ fn remove_db(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// sled writes while it opens (a snapshot, a log segment header); when the disk fills up
+/// in the middle of that, it can leave a torn snapshot that the next open reads as
+/// corruption, and the cache would be lost. Below this much free space it is not opened.
+const MIN_FREE_BYTES: u64 = 256 * 1024;
+
+fn ensure_room(dir: &Path) -> Result<(), StoreError> {
+    let Ok(stats) = rustix::fs::statvfs(dir) else {
+        return Ok(());
+    };
+    if stats.f_bavail.saturating_mul(stats.f_frsize) < MIN_FREE_BYTES {
+        let source = io::Error::from(rustix::io::Errno::NOSPC);
+        return Err(StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        });
+    }
+    Ok(())
+}
+
 /// Creates `dir` as `0700` if it is missing, then checks that it is private.
 fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
     if let Some(parent) = dir.parent() {
@@ -355,7 +395,12 @@ fn check_private(dir: &Path) -> Result<(), StoreError> {
 
 /// Takes smcache's lock on the cache, polling for up to `wait`.
 fn acquire_lock(dir: &Path, wait: Duration) -> Result<File, StoreError> {
-    let path = dir.join(LOCK_FILE);
+    lock_file(dir, &dir.join(LOCK_FILE), wait)
+}
+
+/// Locks the file at `path` (created `0600`), polling for up to `wait`.
+fn lock_file(dir: &Path, path: &Path, wait: Duration) -> Result<File, StoreError> {
+    let path = path.to_owned();
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

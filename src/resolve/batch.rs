@@ -31,7 +31,8 @@ impl Resolver<'_> {
             return;
         }
         for chunk in wanted.chunks(BATCH_LIMIT) {
-            let outcome = self.aws().and_then(|aws| aws.batch(chunk));
+            // The cache is closed for the call, as for any network call.
+            let outcome = self.while_closed(|this| this.aws().and_then(|aws| aws.batch(chunk)));
             let (fetched, errors) = match outcome {
                 Ok(outcome) => outcome,
                 Err(err) => {
@@ -45,11 +46,9 @@ impl Resolver<'_> {
                 }
             }
             for (id, error) in errors {
-                if let Some(slot) = self.slot_of(&id)
-                    && let Some(entry) = self.cache_op(|c| c.entry(&slot))
-                {
-                    let entry = entry.unwrap_or_else(|| self.new_entry(&id));
-                    self.remember_failure(&slot, entry, &error, now);
+                if let Some(slot) = self.slot_of(&id) {
+                    let known = self.new_entry(&id);
+                    self.remember_failure(&slot, &known, &error, now);
                 }
             }
         }

@@ -15,6 +15,7 @@
 //!   fails and the cache stays as it was.
 
 mod batch;
+mod remote;
 
 use std::collections::HashMap;
 
@@ -25,6 +26,7 @@ use crate::config::Config;
 use crate::open::Cache;
 use crate::secret::SecretValue;
 use crate::store::StoreError;
+use remote::Outcome;
 
 /// Which version of a secret is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,29 +108,30 @@ impl<'a> Resolver<'a> {
     /// The value `request` asks for.
     pub fn resolve(&mut self, request: &Request) -> Result<Resolved, ResolveError> {
         let now = policy::now();
-        let Some(slot) = self
-            .cache
-            .as_ref()
-            .map(|c| c.slot(&self.config.namespace, &request.secret_id))
-        else {
+        let Some(slot) = self.slot_of(&request.secret_id) else {
             return self.fetch_uncached(request);
         };
-        let entry = self.cache_op(|c| c.entry(&slot)).flatten();
-        if let Some(entry) = &entry
-            && !request.refresh
-            && let Some(answer) = self.answer_from_cache(&slot, entry, request, now)
+        if !request.refresh
+            && let Some(answer) = self.cached_answer(&slot, request, now)
         {
             return answer;
         }
+        let (_claim, waited) = self.claim_fetch(&slot);
+        if waited
+            && !request.refresh
+            && let Some(answer) = self.cached_answer(&slot, request, now)
+        {
+            return answer;
+        }
+        let entry = self.cache_op(|c| c.entry(&slot)).flatten();
         let entry = entry.unwrap_or_else(|| self.new_entry(&request.secret_id));
         let stale = self.cached_target(&slot, &entry, &request.selector);
-        let mut checked = entry.clone();
-        match self.refresh(&slot, &mut checked, request, now) {
+        match self.refresh(&slot, &entry, request, now) {
             Ok(resolved) => Ok(resolved),
             Err(err) if request.refresh => Err(err),
             Err(ResolveError::Aws { secret_id, error }) => {
                 if !error.local {
-                    self.remember_failure(&slot, entry.clone(), &error, now);
+                    self.remember_failure(&slot, &entry, &error, now);
                 }
                 match stale {
                     Some(resolved) if error.transient && self.may_serve_stale(&entry, now) => {
@@ -142,6 +145,16 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The answer the cache alone gives for `request`, if any.
+    fn cached_answer(
+        &mut self,
+        slot: &Slot,
+        request: &Request,
+        now: Millis,
+    ) -> Option<Result<Resolved, ResolveError>> {
+        let entry = self.cache_op(|c| c.entry(slot)).flatten()?;
+        self.answer_from_cache(slot, &entry, request, now)
+    }
     /// The answer the cache alone can give: a fresh value, a remembered failure, or a
     /// stale value during back-off. `None` when Secrets Manager must be asked.
     fn answer_from_cache(
@@ -193,75 +206,66 @@ impl<'a> Resolver<'a> {
         Some(Ok(resolved))
     }
 
-    /// Checks Secrets Manager and stores what it says.
+    /// Checks Secrets Manager (with the cache closed) and stores what it says on top of
+    /// what the cache holds by then.
     fn refresh(
         &mut self,
         slot: &Slot,
-        entry: &mut Entry,
+        known: &Entry,
         request: &Request,
         now: Millis,
     ) -> Result<Resolved, ResolveError> {
-        let aws_error = |error| ResolveError::Aws {
-            secret_id: request.secret_id.clone(),
-            error,
-        };
-        let description = self
-            .aws()
-            .and_then(|aws| aws.describe(&request.secret_id))
-            .map_err(aws_error)?;
-        entry.arn = description.arn;
-        entry.name = description.name;
-        entry.stages = description.stages;
+        let secret_id = request.secret_id.clone();
+        let remote = self
+            .while_closed(|this| this.check_remote(known, &request.secret_id, &request.selector))
+            .map_err(|error| ResolveError::Aws {
+                secret_id: secret_id.clone(),
+                error,
+            })?;
+        // Another process may have stored this secret while the cache was closed.
+        let mut entry = self
+            .cache_op(|c| c.entry(slot))
+            .flatten()
+            .unwrap_or_else(|| known.clone());
+        entry.arn = remote.description.arn;
+        entry.name = remote.description.name;
+        entry.stages = remote.description.stages;
         entry.region = self.aws_region().or(entry.region.take());
         entry.checked_at = Some(now);
         entry.next_check = Some(self.config.policy.next_check(now, policy::random_unit()));
         entry.failure = None;
-        let version_id = match &request.selector {
-            Selector::VersionId(id) => id.clone(),
-            Selector::Stage(stage) => {
-                let Some(id) = entry.version_for_stage(stage).map(str::to_owned) else {
-                    // A failed --refresh leaves the entry as it was.
-                    if !request.refresh {
-                        self.save(slot, entry, None, &[]);
-                    }
-                    return Err(ResolveError::NoStage {
-                        secret_id: request.secret_id.clone(),
-                        stage: stage.clone(),
-                    });
-                };
-                id
-            }
-        };
-        if let Some(resolved) =
-            self.cached_target(slot, entry, &Selector::VersionId(version_id.clone()))
-        {
-            tracing::info!("metadata checked; the version is already cached");
-            self.save(slot, entry, None, &[]);
-            return Ok(resolved);
-        }
-        let fetched = match self
-            .aws()
-            .and_then(|aws| aws.value(&request.secret_id, &version_id))
-        {
-            Ok(fetched) => fetched,
-            // The secret answered and only the version asked for by id is not there (a
-            // mistyped --version-id): no reason to back off from, or forget, the secret's
-            // other versions. Any other failure is the secret's, remembered by the caller.
-            Err(error)
-                if error.code == "ResourceNotFoundException"
-                    && matches!(request.selector, Selector::VersionId(_)) =>
-            {
-                if !request.refresh {
-                    self.save(slot, entry, None, &[]);
+        // A failed --refresh leaves the entry as it was.
+        let keep = !request.refresh;
+        let fetched = match remote.outcome {
+            Outcome::NoStage(stage) => {
+                if keep {
+                    self.save(slot, &entry, None, &[]);
                 }
-                let secret_id = request.secret_id.clone();
+                return Err(ResolveError::NoStage { secret_id, stage });
+            }
+            Outcome::MissingVersion(version_id, error) => {
+                if keep {
+                    self.save(slot, &entry, None, &[]);
+                }
                 return Err(ResolveError::Version {
                     secret_id,
                     version_id,
                     error,
                 });
             }
-            Err(error) => return Err(aws_error(error)),
+            Outcome::Cached(version_id) => {
+                let target = Selector::VersionId(version_id.clone());
+                if let Some(resolved) = self.cached_target(slot, &entry, &target) {
+                    tracing::info!("metadata checked; the version is already cached");
+                    self.save(slot, &entry, None, &[]);
+                    return Ok(resolved);
+                }
+                // Its value went (purged) while the cache was closed: fetch it after all.
+                self.aws()
+                    .and_then(|aws| aws.value(&request.secret_id, &version_id))
+                    .map_err(|error| ResolveError::Aws { secret_id, error })?
+            }
+            Outcome::Fetched(fetched) => fetched,
         };
         tracing::info!("fetched a new version");
         entry.assign_stages(&fetched.version_id, &fetched.stages);
@@ -270,8 +274,8 @@ impl<'a> Resolver<'a> {
             created_date: fetched.created_date.clone(),
             fetched_at: now,
         });
-        self.save(slot, entry, Some(&fetched), &dropped);
-        Ok(resolved_from(entry, fetched))
+        self.save(slot, &entry, Some(&fetched), &dropped);
+        Ok(resolved_from(&entry, fetched))
     }
 
     /// Without a cache: one GetSecretValue by stage or version id.
@@ -294,7 +298,11 @@ impl<'a> Resolver<'a> {
     }
 
     /// Records a failed check; a permanent failure also drops the cached values.
-    fn remember_failure(&mut self, slot: &Slot, mut entry: Entry, error: &AwsError, now: Millis) {
+    /// Counts on the entry as the cache holds it now, which another process may have
+    /// updated while this one was on the network.
+    fn remember_failure(&mut self, slot: &Slot, known: &Entry, error: &AwsError, now: Millis) {
+        let current = self.cache_op(|c| c.entry(slot)).flatten();
+        let mut entry = current.unwrap_or_else(|| known.clone());
         let count = entry
             .failure
             .as_ref()
