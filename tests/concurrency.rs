@@ -257,3 +257,50 @@ fn a_process_that_cannot_have_the_cache_in_time_answers_uncached() {
     assert_eq!(env.proxy.total_calls(), 0, "the cache no longer answers");
     env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes()]);
 }
+
+/// Injects: DescribeSecret hangs for 4 s while one process checks a due secret. Another
+/// process asking for a secret that is fresh in the cache must not wait for it: the
+/// cache is closed while the first one is on the network. Asserted by order, not time:
+/// the second process has answered while the first is still hanging.
+#[test]
+fn a_process_on_a_hanging_network_does_not_hold_up_cache_hits() {
+    let _burst = one_burst_at_a_time();
+    let env = TestEnv::new();
+    let (fresh, _) = env.new_secret("parallel/fresh", "fresh-while-hanging-value-5d1e");
+    let (due, _) = env.new_secret("parallel/due", "due-while-hanging-value-9c02");
+    assert_success(&env.get(&fresh));
+    assert_success(&env.get(&due));
+    env.proxy.reset();
+    env.proxy.set_fault_for(
+        "DescribeSecret",
+        common::Fault::Hang(Duration::from_secs(4)),
+    );
+
+    let mut hanging = env
+        .get_cmd(&due, &["--refresh-interval", "0", "-q"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the hanging get");
+    // The hanging process holds nothing once its request is on the wire.
+    let started = Instant::now();
+    while env.proxy.calls("DescribeSecret") == 0 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        env.proxy.calls("DescribeSecret"),
+        1,
+        "the due get never reached the network"
+    );
+    let out = env.get(&fresh);
+    let still_hanging = hanging.try_wait().expect("poll the hanging get").is_none();
+    assert_eq!(assert_success(&out), "fresh-while-hanging-value-5d1e\n");
+    assert_eq!(stderr(&out), "", "the hit waited for the cache");
+    assert!(
+        still_hanging,
+        "the hit answered only after the hanging process let go"
+    );
+    let _ = hanging.kill();
+    let _ = hanging.wait();
+}
