@@ -266,9 +266,17 @@ fn files(roff: &mut Roff) {
         (
             vec![italic("DIR"), roman("/lock")],
             format!(
-                "Held by the process using the cache. Another one waits for it up to {wait} \
-                 seconds, then works without the cache."
+                "Held by the process reading or writing the cache (not during Secrets Manager \
+                 calls). Another one waits for it up to {wait} seconds, then works without \
+                 the cache."
             ),
+        ),
+        (
+            vec![italic("DIR"), roman("/fetch-00 .. fetch-3f")],
+            "Held while a secret is fetched from Secrets Manager, one file per group of \
+             secrets, so that processes wanting the same secret wait for one fetch instead \
+             of each making their own."
+                .to_string(),
         ),
         (
             vec![
