@@ -128,9 +128,11 @@ fn init_logging(verbosity: Verbosity) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
+    // Other crates are silent unless asked for: the SDK's own warnings print whole
+    // HTTP responses (Debug), and every failure reaches the user as smcache's error.
     let default = match verbosity {
-        Verbosity::Quiet => "error",
-        Verbosity::Normal => "warn",
+        Verbosity::Quiet => "off,smcache=error",
+        Verbosity::Normal => "off,smcache=warn",
         Verbosity::Verbose => "warn,smcache=info",
         Verbosity::Debug => "warn,smcache=debug",
     };
@@ -163,6 +165,10 @@ mod tests {
         assert!(!capped.would_enable("aws_smithy_runtime::client", &Level::TRACE));
         assert!(capped.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
         assert!(!capped.would_enable("hyper", &Level::TRACE));
+        let default = cap_dependencies(&"off,smcache=warn".parse().unwrap());
+        assert!(default.would_enable("smcache::open", &Level::WARN));
+        assert!(!default.would_enable("smcache::open", &Level::INFO));
+        assert!(!default.would_enable("aws_config::imds", &Level::WARN));
         let quiet = cap_dependencies(&"warn".parse().unwrap());
         assert!(!quiet.would_enable("smcache", &Level::INFO));
         assert!(quiet.would_enable("smcache", &Level::WARN));
