@@ -57,6 +57,9 @@ pub enum StoreError {
     },
     #[error("cache database at `{}` failed: {detail}", path.display())]
     Database { path: PathBuf, detail: String },
+    /// The hook could not seal a record (no randomness): nothing is wrong with the files.
+    #[error("sealing a cache record failed")]
+    Seal,
 }
 
 /// A key and its value.

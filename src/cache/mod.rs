@@ -243,12 +243,7 @@ impl<H: SecretCacheHook> SecretCache<H> {
     }
 
     fn sealed(&self, slot: &[u8], plain: &[u8]) -> Result<Vec<u8>, StoreError> {
-        self.hook
-            .put(slot, plain)
-            .map_err(|_| StoreError::Database {
-                path: std::path::PathBuf::default(),
-                detail: "sealing a record failed".into(),
-            })
+        self.hook.put(slot, plain).map_err(|_| StoreError::Seal)
     }
 
     fn value_key(&self, slot: &Slot, version_id: &str) -> Vec<u8> {

@@ -385,6 +385,11 @@ impl<'a> Resolver<'a> {
         let result = op(self.cache.as_mut()?);
         match result {
             Ok(value) => Some(value),
+            Err(err @ StoreError::Seal) => {
+                tracing::warn!("{err}; going on without the cache");
+                self.close();
+                None
+            }
             Err(err) => {
                 tracing::warn!(
                     "{}; going on without the cache (the next run rebuilds it)",
