@@ -34,26 +34,6 @@ impl SecretBytes {
     pub fn expose_str(&self) -> Option<&str> {
         std::str::from_utf8(&self.0).ok()
     }
-
-    /// A copy that is also wiped on drop. Used where one value must go two ways.
-    #[must_use]
-    pub fn duplicate(&self) -> Self {
-        Self(self.0.clone())
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<Zeroizing<Vec<u8>>> for SecretBytes {
-    fn from(mut bytes: Zeroizing<Vec<u8>>) -> Self {
-        Self(std::mem::take(&mut *bytes))
-    }
 }
 
 impl fmt::Debug for SecretBytes {
@@ -70,22 +50,6 @@ pub enum SecretValue {
 }
 
 impl SecretValue {
-    /// Which field the value came from, for error messages.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::String(_) => "SecretString",
-            Self::Binary(_) => "SecretBinary",
-        }
-    }
-
-    #[must_use]
-    pub fn duplicate(&self) -> Self {
-        match self {
-            Self::String(b) => Self::String(b.duplicate()),
-            Self::Binary(b) => Self::Binary(b.duplicate()),
-        }
-    }
-
     /// The tagged encoding stored in a version slot: one tag byte, then the bytes.
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
         let (tag, bytes) = match self {
