@@ -5,7 +5,6 @@
 
 use super::{Resolver, Selector};
 use crate::aws::Fetched;
-use crate::cache::VersionInfo;
 use crate::cache::policy::{self, Millis};
 
 /// BatchGetSecretValue takes at most this many secret ids.
@@ -93,20 +92,12 @@ impl Resolver<'_> {
         // are learnt again from DescribeSecret when asked for.
         entry.stages.clear();
         entry.assign_stages(&fetched.version_id, &fetched.stages);
-        entry.region = self.aws_region().or(entry.region.take());
-        entry.checked_at = Some(now);
-        entry.next_check = Some(self.config.policy.next_check(now, policy::random_unit()));
-        entry.failure = None;
+        self.mark_checked(&mut entry, now);
         if entry.has_version(&fetched.version_id) {
             self.save(&slot, &entry, None, &[]);
-            return;
+        } else {
+            self.store_version(&slot, &mut entry, &fetched, now);
         }
-        let dropped = entry.add_version(VersionInfo {
-            version_id: fetched.version_id.clone(),
-            created_date: fetched.created_date.clone(),
-            fetched_at: now,
-        });
-        self.save(&slot, &entry, Some(&fetched), &dropped);
     }
 }
 

@@ -230,10 +230,7 @@ impl<'a> Resolver<'a> {
         entry.arn = remote.description.arn;
         entry.name = remote.description.name;
         entry.stages = remote.description.stages;
-        entry.region = self.aws_region().or(entry.region.take());
-        entry.checked_at = Some(now);
-        entry.next_check = Some(self.config.policy.next_check(now, policy::random_unit()));
-        entry.failure = None;
+        self.mark_checked(&mut entry, now);
         // A failed --refresh leaves the entry as it was.
         let keep = !request.refresh;
         let fetched = match remote.outcome {
@@ -269,13 +266,27 @@ impl<'a> Resolver<'a> {
         };
         tracing::info!("fetched a new version");
         entry.assign_stages(&fetched.version_id, &fetched.stages);
+        self.store_version(slot, &mut entry, &fetched, now);
+        Ok(resolved_from(&entry, fetched))
+    }
+
+    /// Records a successful check of `entry` at `now`: clears its failure and draws its
+    /// next check.
+    fn mark_checked(&self, entry: &mut Entry, now: Millis) {
+        entry.region = self.aws_region().or(entry.region.take());
+        entry.checked_at = Some(now);
+        entry.next_check = Some(self.config.policy.next_check(now, policy::random_unit()));
+        entry.failure = None;
+    }
+
+    /// Adds a fetched version to `entry` and saves both, with the value in its slot.
+    fn store_version(&mut self, slot: &Slot, entry: &mut Entry, fetched: &Fetched, now: Millis) {
         let dropped = entry.add_version(VersionInfo {
             version_id: fetched.version_id.clone(),
             created_date: fetched.created_date.clone(),
             fetched_at: now,
         });
-        self.save(slot, &entry, Some(&fetched), &dropped);
-        Ok(resolved_from(&entry, fetched))
+        self.save(slot, entry, Some(fetched), &dropped);
     }
 
     /// Without a cache: one GetSecretValue by stage or version id.
