@@ -21,7 +21,7 @@
 //! # Modules
 //!
 //! Each heavy dependency has one owner: [`cli`] (clap), [`aws`] (the SDK, the only
-//! async code), [`store`] (sled), [`crypto`] (the AEAD), [`keys`] (keyrings). The cache
+//! async code), [`store`] (sled, and the [`hits`] files beside it), [`crypto`] (the AEAD), [`keys`] (keyrings). The cache
 //! logic is in [`cache`] and [`resolve`]; each subcommand in [`commands`].
 
 pub mod aws;
@@ -32,6 +32,7 @@ pub mod config;
 pub mod crypto;
 pub mod duration;
 pub mod hardening;
+pub mod hits;
 pub mod keys;
 pub mod open;
 pub mod resolve;

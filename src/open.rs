@@ -25,12 +25,32 @@ pub enum OpenError {
     NoDirectory(String),
 }
 
+/// The cache key found before the cache is opened: `SMCACHE_KEY`, or the OS keyring's
+/// (its fast copy if there is one). `None` when there is none yet.
+pub type FoundKey = Result<Option<(DataKey, KeyOrigin)>, KeyError>;
+
+/// Looks up the key of the cache in `dir`, creating none.
+pub fn find_key(dir: &std::path::Path) -> FoundKey {
+    if let Some(key) = keys::from_environment()? {
+        return Ok(Some((key, KeyOrigin::Environment)));
+    }
+    match KeyRing::for_cache_dir(dir).existing() {
+        Err(KeyError::InvalidStoredKey) => Ok(None),
+        found => found,
+    }
+}
+
 /// Opens the cache for reading and writing, or explains on stderr why not.
 pub fn open(config: &Config) -> Result<Option<Cache>, KeyError> {
+    open_with(config, None)
+}
+
+/// [`open`], with the key already looked up by [`find_key`] (`None`: look it up).
+pub fn open_with(config: &Config, key: Option<FoundKey>) -> Result<Option<Cache>, KeyError> {
     if !config.use_cache {
         return Ok(None);
     }
-    match try_open(config) {
+    match try_open(config, key) {
         Ok(cache) => Ok(Some(cache)),
         Err(OpenError::Key(err @ KeyError::InvalidEnvKey)) => Err(err),
         // Another smcache holds the cache: routine under `make -j`, so only at -v.
@@ -54,10 +74,10 @@ pub fn open(config: &Config) -> Result<Option<Cache>, KeyError> {
 /// Opens the cache for `purge` and `status`, which work on it whatever the cache size
 /// and report why they cannot.
 pub fn open_for_maintenance(config: &Config) -> Result<Cache, OpenError> {
-    try_open(config)
+    try_open(config, None)
 }
 
-fn try_open(config: &Config) -> Result<Cache, OpenError> {
+fn try_open(config: &Config, key: Option<FoundKey>) -> Result<Cache, OpenError> {
     let dir = config
         .cache_dir
         .as_deref()
@@ -65,13 +85,7 @@ fn try_open(config: &Config) -> Result<Cache, OpenError> {
     let keyring = KeyRing::for_cache_dir(dir);
     // Without any key source, nothing is written; but a key is only ever created under
     // the cache lock, so that two first runs do not both create one.
-    let found = match keys::from_environment()? {
-        Some(key) => Some((key, KeyOrigin::Environment)),
-        None => match keyring.existing() {
-            Err(KeyError::InvalidStoredKey) => None,
-            found => found?,
-        },
-    };
+    let found = key.unwrap_or_else(|| find_key(dir))?;
     let store = Store::open(dir, config.lock_wait)?;
     let (key, origin) = match found {
         Some(found) => found,

@@ -10,6 +10,7 @@
 //! - sled locks its database for a whole process. A second process waits up to a bounded
 //!   time on smcache's own lock file, then gives up; its caller answers uncached.
 //! - A database sled cannot open (corrupt, truncated, foreign) is removed and rebuilt.
+//! - The hit files ([`crate::hits`]) beside the database go whenever its records go.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
@@ -18,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::Mode;
+
+use crate::hits::HitFiles;
 
 /// Name of the lock file beside the database.
 const LOCK_FILE: &str = "lock";
@@ -182,10 +185,20 @@ impl Store {
         self.guarded(|db| db.apply_batch(changes.batch))
     }
 
-    /// Removes every record.
+    /// Removes every record, and every hit file first.
     pub fn clear(&mut self) -> Result<(), StoreError> {
+        let hits = self.hit_files();
+        hits.clear().map_err(|source| StoreError::Io {
+            path: hits.dir().to_owned(),
+            source,
+        })?;
         self.dirty = true;
         self.guarded(|db| db.clear())
+    }
+
+    /// The hit files of this cache, which only a process holding the store may change.
+    pub fn hit_files(&self) -> HitFiles {
+        HitFiles::new(self.path.parent().unwrap_or(&self.path))
     }
 
     /// Writes what changed to disk. Called before the lock is released.
@@ -237,6 +250,9 @@ impl Drop for Store {
         // sled's files must be closed before its directory goes; the lock is still ours.
         drop(self.db.take());
         if self.discard {
+            if let Err(err) = self.hit_files().clear() {
+                tracing::warn!("{err}");
+            }
             match remove_db(&self.path) {
                 Ok(()) => tracing::debug!("removed the damaged cache database"),
                 Err(err) => tracing::warn!("{err}"),

@@ -215,8 +215,11 @@ fn gets_purges_and_refreshes_in_parallel_all_succeed() {
 fn a_process_that_cannot_have_the_cache_in_time_answers_uncached() {
     let env = TestEnv::new();
     let name = unique_name("concurrency/busy");
+    let cold = unique_name("concurrency/busy-cold");
     let value = "busy-cache-value-52e0";
+    let cold_value = "busy-cold-value-7a19";
     env.moto.create_secret(&name, value);
+    env.moto.create_secret(&cold, cold_value);
     assert_success(&env.run(&["get", &name]));
     env.proxy.reset();
 
@@ -226,19 +229,25 @@ fn a_process_that_cannot_have_the_cache_in_time_answers_uncached() {
         .open(env.cache_dir.join("lock"))
         .expect("open the cache's lock file");
     lock.lock().expect("take the cache's lock");
+    // A fresh entry answers from its hit file: the lock does not hold it up.
+    let hit = env.run(&["get", &name]);
+    let calls_for_hit = env.proxy.total_calls();
+    // A secret the cache does not hold needs the database: it waits, then goes without.
     let started = Instant::now();
-    let out = env.run(&["get", "-v", &name]);
+    let out = env.run(&["get", "-v", &cold]);
     let elapsed = started.elapsed();
     lock.unlock().expect("release the cache's lock");
     drop(lock);
 
-    assert_eq!(assert_success(&out), format!("{value}\n"));
+    assert_eq!(assert_success(&hit), format!("{value}\n"));
+    assert_eq!(calls_for_hit, 0, "a hit called Secrets Manager");
+    assert_eq!(assert_success(&out), format!("{cold_value}\n"));
     let err = stderr(&out);
     assert!(
         err.contains("in use"),
         "stderr does not say the cache was in use: {err}"
     );
-    assert!(!err.contains(value), "stderr holds the value: {err}");
+    assert!(!err.contains(cold_value), "stderr holds the value: {err}");
     assert!(
         env.proxy.calls("GetSecretValue") >= 1,
         "a process without the cache answered without calling Secrets Manager"
@@ -248,14 +257,29 @@ fn a_process_that_cannot_have_the_cache_in_time_answers_uncached() {
         "waited {elapsed:.2?} for the cache (the bound is 5 s)"
     );
 
-    // The cache was not touched: with the lock free again, it answers alone.
+    // The cache was not touched: with the lock free again, it answers alone for the
+    // first secret and still has nothing of the second.
     env.proxy.reset();
     assert_eq!(
         assert_success(&env.run(&["get", &name])),
         format!("{value}\n")
     );
     assert_eq!(env.proxy.total_calls(), 0, "the cache no longer answers");
-    env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes()]);
+    assert_eq!(
+        assert_success(&env.run(&["get", &cold])),
+        format!("{cold_value}\n")
+    );
+    assert_eq!(
+        env.proxy.calls("DescribeSecret"),
+        1,
+        "the cold secret was cached"
+    );
+    env.assert_no_plaintext(&[
+        value.as_bytes(),
+        name.as_bytes(),
+        cold_value.as_bytes(),
+        cold.as_bytes(),
+    ]);
 }
 
 /// Injects: DescribeSecret hangs for 4 s while one process checks a due secret. Another

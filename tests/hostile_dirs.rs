@@ -3,6 +3,8 @@
 //! and on a full disk. Each time the value is still printed with exit 0 and stderr
 //! says why the cache was not used; nothing is repaired silently (modes and owners
 //! stay), nothing is written where it may not be, and no plaintext lands on disk.
+//! Where the directory is still private and readable (read-only, immutable, full), a
+//! fresh entry still answers from its hit file, which needs no writing.
 //!
 //! Most cases need root (chown, mount, chattr), which is how the suite runs; without
 //! it they say so and pass without checking. Mounts and immutable flags are undone
@@ -79,6 +81,13 @@ fn assert_uncached(env: &TestEnv, out: &Output, value: &str, dir: &Path, reasons
         env.proxy.calls("GetSecretValue") >= 1,
         "answered without Secrets Manager: {err}"
     );
+}
+
+/// Asserts `out` is a plain cache hit: `value`, nothing on stderr, no call.
+fn assert_hit(env: &TestEnv, out: &Output, value: &str) {
+    assert_eq!(assert_success(out), format!("{value}\n"));
+    assert_eq!(stderr(out), "", "a hit said something");
+    assert_eq!(env.proxy.total_calls(), 0, "a hit called Secrets Manager");
 }
 
 /// A new environment and secret.
@@ -196,7 +205,9 @@ fn a_read_only_cache_directory_is_answered_around() {
         return;
     }
     let value = "read-only-value-17f8";
+    let cold_value = "read-only-cold-value-20b4";
     let (env, [name]) = warm("hostile/readonly", [value]);
+    let (cold, _) = env.new_secret("hostile/readonly-cold", cold_value);
     let before = snapshot(&env.cache_dir);
     let Some(_mount) = Mount::new(
         &["--bind", "-o", "ro", env.cache_dir.to_str().unwrap()],
@@ -212,16 +223,18 @@ fn a_read_only_cache_directory_is_answered_around() {
         Some(ErrorKind::ReadOnlyFilesystem),
         "the bind mount is not read-only"
     );
+    env.proxy.reset();
     for _ in 0..2 {
-        let out = env.get(&name);
-        assert_uncached(&env, &out, value, &env.cache_dir, &["read-only"]);
+        assert_hit(&env, &env.get(&name), value);
+        let out = env.get(&cold);
+        assert_uncached(&env, &out, cold_value, &env.cache_dir, &["read-only"]);
         env.proxy.reset();
     }
     assert!(
         before == snapshot(&env.cache_dir),
         "the cache files changed"
     );
-    env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes()]);
+    env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes(), cold.as_bytes()]);
 }
 
 /// `chattr ARGS... PATH`, undone with the opposite flag when dropped.
@@ -271,10 +284,19 @@ fn an_immutable_cache_directory_is_answered_around() {
     drop(flag);
 
     let (env, [name]) = warm("hostile/immutable-warm", [value]);
+    let (cold, _) = env.new_secret("hostile/immutable-cold", "immutable-cold-value-5b1e");
     let before = snapshot(&env.cache_dir);
     let _flag = Immutable::new(&env.cache_dir).expect("chattr worked a moment ago");
-    let out = env.get(&name);
-    assert_uncached(&env, &out, value, &env.cache_dir, &["not permitted"]);
+    env.proxy.reset();
+    assert_hit(&env, &env.get(&name), value);
+    let out = env.get(&cold);
+    assert_uncached(
+        &env,
+        &out,
+        "immutable-cold-value-5b1e",
+        &env.cache_dir,
+        &["not permitted"],
+    );
     assert!(
         before == snapshot(&env.cache_dir),
         "the cache files changed"
@@ -442,15 +464,12 @@ fn a_full_disk_does_not_cost_the_cached_entries() {
     assert_eq!(assert_success(&env.get(&name)), format!("{value}\n"));
     let filler = fill(&env.cache_dir);
 
-    let full = env.get(&name);
-    assert_eq!(
-        assert_success(&full),
-        format!("{value}\n"),
-        "answered on the full disk"
-    );
-    assert!(stderr(&full).contains("No space left"), "{}", stderr(&full));
+    // A hit needs no room; anything else does, and goes without the cache.
+    env.proxy.reset();
+    assert_hit(&env, &env.get(&name), value);
     let out = env.get(&other);
     assert_eq!(assert_success(&out), "cold-on-full-disk-value-d418\n");
+    assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
     fs::remove_file(filler).expect("remove filler");
     env.proxy.reset();
     let out = env.get(&name);

@@ -5,7 +5,9 @@
 //! checks can catch these.
 //!
 //! The test edits the database through the library's own store and cache types, with
-//! the same key the binary uses, while no smcache process runs.
+//! the same key the binary uses, while no smcache process runs. Each edit also removes
+//! the hit files, so that the database is what answers next; the hit files themselves
+//! are tampered with by the `hit_file` tests at the end.
 
 mod common;
 
@@ -38,6 +40,7 @@ fn data_key(env: &TestEnv) -> DataKey {
 fn edit_store(env: &TestEnv, edit: impl FnOnce(&mut Store)) {
     let mut store = Store::open(&env.cache_dir, Duration::from_secs(5)).expect("open store");
     edit(&mut store);
+    store.hit_files().clear().expect("remove the hit files");
     store.flush().expect("flush store");
     drop(store);
     wait_until_sled_lets_go(&env.cache_dir);
@@ -295,4 +298,83 @@ fn a_retry_moment_further_ahead_than_the_cap_is_due() {
         "the failure was not cleared by the check"
     );
     env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes()]);
+}
+
+/// The hit files of the cache, by name.
+fn hit_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(env.cache_dir.join("hits"))
+        .expect("read the hit-file directory")
+        .map(|entry| entry.expect("hit-file entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that `get -v NAME` printed `value` without a call, answered by the database
+/// because the hit file did not open, and that the hit after it is a plain one again.
+fn assert_answered_by_the_database(env: &TestEnv, name: &str, value: &str, what: &str) {
+    env.proxy.reset();
+    let out = env.run(&["get", "-v", name]);
+    assert_eq!(assert_success(&out), format!("{value}\n"), "after {what}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("hit file did not open"),
+        "after {what}: the hit file was not refused: {err}"
+    );
+    assert_eq!(env.proxy.total_calls(), 0, "after {what}: a call was made");
+    let out = env.run(&["get", "-v", name]);
+    assert_eq!(assert_success(&out), format!("{value}\n"), "after {what}");
+    assert!(
+        !stderr(&out).contains("did not open"),
+        "after {what}: the hit file was not written anew: {}",
+        stderr(&out)
+    );
+    env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes()]);
+}
+
+/// Injects: one bit flipped in a hit file, at its format byte, in its nonce, in its
+/// ciphertext and in its tag. The database answers, and writes the hit file anew.
+#[test]
+fn hit_file_with_a_flipped_bit_is_not_served() {
+    let value = "flipped-hit-value-4c8d";
+    let (env, names) = warm("tamper/hit", [value]);
+    for place in [0, 7, 40, usize::MAX] {
+        let [file] = hit_files(&env).try_into().expect("one hit file");
+        let mut sealed = std::fs::read(&file).expect("read the hit file");
+        let at = place.min(sealed.len() - 1);
+        sealed[at] ^= 0x01;
+        std::fs::write(&file, &sealed).expect("write the hit file");
+        let what = format!("flipping a bit at byte {place} of the hit file");
+        assert_answered_by_the_database(&env, &names[0], value, &what);
+    }
+}
+
+/// Injects: the hit files of two secrets swapped, then one replaced by a symbolic link
+/// to the other's. Each secret still gets its own value.
+#[test]
+fn hit_files_swapped_or_linked_are_not_served() {
+    let values = ["swapped-hit-value-a-61f0", "swapped-hit-value-b-0e5d"];
+    let (env, names) = warm("tamper/hit-swap", values);
+    let [first, second] = hit_files(&env).try_into().expect("two hit files");
+    let first_bytes = std::fs::read(&first).expect("read a hit file");
+    std::fs::copy(&second, &first).expect("copy a hit file");
+    std::fs::write(&second, first_bytes).expect("write a hit file");
+    for (name, value) in names.iter().zip(values) {
+        assert_answered_by_the_database(&env, name, value, "swapping the hit files");
+    }
+
+    std::fs::remove_file(&first).expect("remove a hit file");
+    std::os::unix::fs::symlink(&second, &first).expect("link a hit file");
+    env.proxy.reset();
+    for (name, value) in names.iter().zip(values) {
+        let out = env.get(name);
+        assert_eq!(assert_success(&out), format!("{value}\n"), "after linking");
+    }
+    assert_eq!(env.proxy.total_calls(), 0, "after linking: a call was made");
+    assert!(
+        !std::fs::symlink_metadata(&first)
+            .expect("the hit file is back")
+            .is_symlink(),
+        "the link was left in place of the hit file"
+    );
 }

@@ -16,8 +16,16 @@
 //!
 //! A slot is the hook's lookup key of the namespace and secret id; a version key is the
 //! lookup key of the slot and version id. Eviction takes the first `l` record: no scan.
+//!
+//! Beside the database, every entry that can answer a hit alone (checked, no failure)
+//! also has a [hit file](crate::hits) holding the entry and its staged values, sealed by
+//! the same hook ([`hit`]); a hit reads that file and never opens the database. An
+//! entry used through its hit file since it was written gets a second chance when it
+//! comes up for eviction: it is recorded as just used instead (at most
+//! [`SECOND_CHANCES`] per eviction, so eviction still reads only the front of the index).
 
 pub mod entry;
+pub mod hit;
 pub mod hook;
 pub mod policy;
 
@@ -27,6 +35,7 @@ pub use entry::{Entry, Failure, VersionInfo};
 pub use hook::{EncryptionHook, HookError, SecretCacheHook};
 pub use policy::Policy;
 
+use crate::hits::HitFiles;
 use crate::secret::SecretValue;
 use crate::store::{Changes, Store, StoreError};
 
@@ -34,6 +43,9 @@ const KEY_CHECK: &[u8] = b"mkeycheck";
 const KEY_CHECK_TEXT: &[u8] = b"smcache key check v1";
 const COUNT: &[u8] = b"mcount";
 const TICK: &[u8] = b"mtick";
+/// At most this many entries at the front of the access index are spared by one
+/// eviction because their hit files answered since they were recorded.
+pub const SECOND_CHANCES: usize = 16;
 
 pub type Slot = [u8; 32];
 
@@ -51,14 +63,23 @@ pub struct SecretCache<H: SecretCacheHook> {
     store: Store,
     hook: H,
     max_entries: usize,
+    hits: HitFiles,
+}
+
+/// The slot of `secret_id` in `namespace` under `hook`.
+pub fn slot_of<H: SecretCacheHook>(hook: &H, namespace: &str, secret_id: &str) -> Slot {
+    let name = [namespace.as_bytes(), b"\0", secret_id.as_bytes()].concat();
+    hook.lookup_key(&name)
 }
 
 impl<H: SecretCacheHook> SecretCache<H> {
     pub fn new(store: Store, hook: H, max_entries: usize) -> Self {
+        let hits = store.hit_files();
         Self {
             store,
             hook,
             max_entries,
+            hits,
         }
     }
 
@@ -84,8 +105,7 @@ impl<H: SecretCacheHook> SecretCache<H> {
 
     /// The slot of `secret_id` in `namespace`.
     pub fn slot(&self, namespace: &str, secret_id: &str) -> Slot {
-        let name = [namespace.as_bytes(), b"\0", secret_id.as_bytes()].concat();
-        self.hook.lookup_key(&name)
+        slot_of(&self.hook, namespace, secret_id)
     }
 
     /// The entry at `slot`. One that does not open is removed and reported as absent.
@@ -123,6 +143,7 @@ impl<H: SecretCacheHook> SecretCache<H> {
             .and_then(|plain| SecretValue::decode(&plain));
         if value.is_none() {
             tracing::warn!("dropped a cached value that did not open; fetching it again");
+            self.hits.remove(slot);
             let mut changes = Changes::new();
             changes.remove(&key);
             self.store.apply(changes)?;
@@ -132,7 +153,8 @@ impl<H: SecretCacheHook> SecretCache<H> {
 
     /// Stores `entry` at `slot` with the values fetched for it, removes the values of
     /// `dropped` versions, marks the entry as just used, and evicts the least recently
-    /// used entries beyond the limit. All in one atomic change.
+    /// used entries beyond the limit. All in one atomic change; the entry's hit file is
+    /// removed before it and written anew after it.
     pub fn save(
         &mut self,
         slot: &Slot,
@@ -153,14 +175,37 @@ impl<H: SecretCacheHook> SecretCache<H> {
             changes.remove(self.value_key(slot, version_id));
         }
         let mut count = self.count()? + u64::from(is_new);
-        self.touch_into(&mut changes, slot)?;
+        let mut tick = self.tick()?;
         let excess = count.saturating_sub(self.max_entries as u64);
-        for victim in self.least_recent_other_than(slot, excess)? {
-            self.remove_into(&mut changes, &victim)?;
+        let (victims, spared) = self.eviction(slot, excess)?;
+        for victim in &victims {
+            self.remove_into(&mut changes, victim)?;
             count -= 1;
         }
+        for survivor in &spared {
+            tick += 1;
+            self.touch_into(&mut changes, survivor, tick)?;
+        }
+        self.touch_into(&mut changes, slot, tick + 1)?;
         changes.insert(COUNT, count.to_be_bytes());
-        self.store.apply(changes)
+        self.hits.remove(slot);
+        self.store.apply(changes)?;
+        for survivor in &spared {
+            self.hits.forget_use(survivor);
+        }
+        self.write_hit(slot, entry, fetched);
+        Ok(())
+    }
+
+    /// Records that `entry` at `slot` answered a hit from the database: marks it as used
+    /// (see [`SecretCache::touch`]) and writes its hit file if it has none that opens,
+    /// so that the next hit need not open the database.
+    pub fn served(&mut self, slot: &Slot, entry: &Entry) -> Result<(), StoreError> {
+        self.touch(slot)?;
+        if hit::read(&self.hits, &self.hook, slot).is_none() {
+            self.write_hit(slot, entry, &[]);
+        }
+        Ok(())
     }
 
     /// Marks the entry at `slot` as just used, unless it was used so recently that no
@@ -176,13 +221,13 @@ impl<H: SecretCacheHook> SecretCache<H> {
             .store
             .get(&[&b"a"[..], slot].concat())?
             .map(|b| read_u64(&b));
-        let now = self.store.get(TICK)?.map_or(0, |b| read_u64(&b));
+        let now = self.tick()?;
         let horizon = (self.max_entries / 2) as u64;
         if last.is_some_and(|last| now.saturating_sub(last) < horizon) {
             return Ok(false);
         }
         let mut changes = Changes::new();
-        self.touch_into(&mut changes, slot)?;
+        self.touch_into(&mut changes, slot, now + 1)?;
         self.store.apply(changes)?;
         Ok(true)
     }
@@ -251,19 +296,66 @@ impl<H: SecretCacheHook> SecretCache<H> {
         [&b"v"[..], slot, &self.hook.lookup_key(&name)].concat()
     }
 
-    fn touch_into(&self, changes: &mut Changes, slot: &Slot) -> Result<(), StoreError> {
+    /// Writes the hit file of `entry` at `slot` if the entry can answer a hit alone, with
+    /// the values of its staged versions: from `fetched`, or else from the store. A hit
+    /// file that cannot be written only costs later hits the database.
+    fn write_hit(&self, slot: &Slot, entry: &Entry, fetched: &[(&str, &SecretValue)]) {
+        if entry.failure.is_some() || entry.next_check.is_none() {
+            return;
+        }
+        let mut values: Vec<(&str, Zeroizing<Vec<u8>>)> = Vec::new();
+        for version_id in entry.stages.values() {
+            if !entry.has_version(version_id) || values.iter().any(|(id, _)| id == version_id) {
+                continue;
+            }
+            let encoded = match fetched.iter().find(|(id, _)| id == version_id) {
+                Some((_, value)) => Some(value.encode()),
+                None => self.stored_value(slot, version_id),
+            };
+            if let Some(encoded) = encoded {
+                values.push((version_id.as_str(), encoded));
+            }
+        }
+        let parts: Vec<(&str, &[u8])> = values.iter().map(|(id, v)| (*id, &v[..])).collect();
+        let plain = hit::encode(entry, &parts);
+        let written = self
+            .hook
+            .put(&hit::hit_key(slot), &plain)
+            .map_err(|_| std::io::Error::other("sealing failed"))
+            .and_then(|sealed| self.hits.write(slot, &sealed));
+        if let Err(err) = written {
+            tracing::debug!("could not write a hit file: {err}");
+        }
+    }
+
+    /// The encoded value of `version_id` as the store holds it, if it opens.
+    fn stored_value(&self, slot: &Slot, version_id: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let key = self.value_key(slot, version_id);
+        let stored = self.store.get(&key).ok()??;
+        self.hook.get(&key, &stored).ok()
+    }
+
+    /// The last access tick handed out.
+    fn tick(&self) -> Result<u64, StoreError> {
+        Ok(self.store.get(TICK)?.map_or(0, |b| read_u64(&b)))
+    }
+
+    /// Records `slot` as used at `tick`, which must be past every tick recorded.
+    fn touch_into(&self, changes: &mut Changes, slot: &Slot, tick: u64) -> Result<(), StoreError> {
         let access_key = [&b"a"[..], slot].concat();
         if let Some(old) = self.store.get(&access_key)? {
             changes.remove([&b"l"[..], &old, slot].concat());
         }
-        let tick = (self.store.get(TICK)?.map_or(0, |b| read_u64(&b)) + 1).to_be_bytes();
+        let tick = tick.to_be_bytes();
         changes.insert(TICK, tick);
         changes.insert(&access_key, tick);
         changes.insert([&b"l"[..], &tick, slot].concat(), b"");
         Ok(())
     }
 
+    /// Also removes the hit file, at once: the caller applies `changes` afterwards.
     fn remove_into(&self, changes: &mut Changes, slot: &Slot) -> Result<(), StoreError> {
+        self.hits.remove(slot);
         changes.remove(entry_key(slot));
         for (key, _) in self.store.scan(&[&b"v"[..], slot].concat())? {
             changes.remove(key);
@@ -276,21 +368,39 @@ impl<H: SecretCacheHook> SecretCache<H> {
         Ok(())
     }
 
-    /// The `n` least recently used entries other than `slot`: read from the front of the
-    /// access index, never the whole of it (unless the limit was just lowered).
-    fn least_recent_other_than(&self, slot: &Slot, n: u64) -> Result<Vec<Slot>, StoreError> {
+    /// The `n` least recently used entries other than `slot`, to evict, and the entries
+    /// ahead of them that were used through their hit files since they were recorded,
+    /// to record as used instead. Reads the front of the access index, never the whole
+    /// of it (unless the limit was just lowered).
+    fn eviction(&self, slot: &Slot, n: u64) -> Result<(Vec<Slot>, Vec<Slot>), StoreError> {
         if n == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let wanted = usize::try_from(n).unwrap_or(usize::MAX);
-        Ok(self
+        let front = self
             .store
-            .first_n(b"l", wanted.saturating_add(1))?
+            .first_n(b"l", wanted.saturating_add(1 + SECOND_CHANCES))?;
+        let mut victims = Vec::new();
+        let mut spared = Vec::new();
+        let candidates = front
             .into_iter()
             .filter_map(|(key, _)| Slot::try_from(key.get(9..)?).ok())
-            .filter(|victim| victim != slot)
-            .take(wanted)
-            .collect())
+            .filter(|candidate| candidate != slot);
+        for candidate in candidates {
+            if victims.len() == wanted {
+                break;
+            }
+            if spared.len() < SECOND_CHANCES && self.hits.used(&candidate) {
+                spared.push(candidate);
+            } else {
+                victims.push(candidate);
+            }
+        }
+        // Fewer entries than the limit asks to evict are not recently used: the spared
+        // ones go after all, oldest first.
+        let short = wanted.saturating_sub(victims.len()).min(spared.len());
+        victims.extend(spared.drain(..short));
+        Ok((victims, spared))
     }
 }
 

@@ -170,3 +170,89 @@ fn lazy_touches_keep_the_recently_used_entries() {
         "b is the least recently used"
     );
 }
+
+/// Like [`put`], for an entry that can answer alone: checked, no failure.
+fn put_fresh(cache: &mut SecretCache<PlainHook>, id: &str) -> Slot {
+    let slot = cache.slot("ns", id);
+    let mut entry = Entry::new(id);
+    entry.assign_stages("v1", &["AWSCURRENT".into()]);
+    entry.next_check = Some(policy::now() + 60_000);
+    entry.add_version(VersionInfo {
+        version_id: "v1".into(),
+        created_date: None,
+        fetched_at: 0,
+    });
+    let value = SecretValue::String(SecretBytes::from_string(format!("value of {id}")));
+    cache.save(&slot, &entry, &[("v1", &value)], &[]).unwrap();
+    slot
+}
+
+fn read_hit(cache: &SecretCache<PlainHook>, slot: &Slot) -> Option<hit::HitRecord> {
+    hit::read(&cache.hits, &PlainHook, slot)
+}
+
+#[test]
+fn only_entries_that_answer_alone_have_hit_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let fresh = put_fresh(&mut c, "fresh");
+    let mut record = read_hit(&c, &fresh).expect("a fresh entry has a hit file");
+    assert_eq!(record.entry.secret_id, "fresh");
+    assert_eq!(
+        record.take_value("v1"),
+        Some(SecretValue::String(SecretBytes::from_string(
+            "value of fresh".into()
+        )))
+    );
+
+    let unchecked = put(&mut c, "unchecked");
+    assert!(read_hit(&c, &unchecked).is_none(), "never checked");
+    let mut failed = c.entry(&fresh).unwrap().unwrap();
+    failed.failure = Some(Failure {
+        code: "ThrottlingException".into(),
+        message: String::new(),
+        count: 1,
+        failed_at: 0,
+        retry_at: 1,
+        transient: true,
+    });
+    c.save(&fresh, &failed, &[], &[]).unwrap();
+    assert!(read_hit(&c, &fresh).is_none(), "a failed entry lost its hit file");
+
+    let again = put_fresh(&mut c, "again");
+    assert!(read_hit(&c, &again).is_some());
+    c.remove(&again).unwrap();
+    assert!(read_hit(&c, &again).is_none(), "removed with its entry");
+    let last = put_fresh(&mut c, "last");
+    c.clear().unwrap();
+    assert!(read_hit(&c, &last).is_none(), "cleared with the cache");
+}
+
+#[test]
+fn a_hit_file_written_from_the_store_holds_the_staged_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 10);
+    let slot = put_fresh(&mut c, "s");
+    c.hits.clear().unwrap();
+    let entry = c.entry(&slot).unwrap().unwrap();
+    c.served(&slot, &entry).unwrap();
+    let mut record = read_hit(&c, &slot).expect("served writes a missing hit file");
+    assert!(record.take_value("v1").is_some());
+}
+
+#[test]
+fn an_entry_used_through_its_hit_file_gets_a_second_chance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cache(tmp.path(), 2);
+    let a = put_fresh(&mut c, "a");
+    let b = put_fresh(&mut c, "b");
+    assert!(read_hit(&c, &a).is_some(), "a hit on a");
+    let third = put_fresh(&mut c, "c");
+    assert!(c.entry(&a).unwrap().is_some(), "a was used: spared");
+    assert!(c.entry(&b).unwrap().is_none(), "b was the least recently used");
+    assert!(read_hit(&c, &b).is_none(), "b's hit file went with it");
+    // a's use was counted once: unused since, it is next.
+    put_fresh(&mut c, "d");
+    assert!(c.entry(&a).unwrap().is_none());
+    assert!(c.entry(&third).unwrap().is_some());
+}

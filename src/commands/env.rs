@@ -24,8 +24,7 @@ const NOT_EXECUTABLE: u8 = 126;
 type Variables = BTreeMap<String, Zeroizing<String>>;
 
 pub fn run(config: &Config, args: &EnvArgs) -> Result<u8> {
-    let cache = crate::open::open(config)?;
-    let mut secrets = Resolver::new(config, cache);
+    let mut secrets = Resolver::new(config)?;
     let variables = collect(config, args, &mut secrets);
     // Nothing may hold the cache, a connection or a runtime while the command runs.
     secrets.close();

@@ -14,8 +14,7 @@ use crate::resolve::{Resolved, Resolver};
 use crate::secret::SecretValue;
 
 pub fn run(config: &Config, args: &GetArgs) -> Result<()> {
-    let cache = crate::open::open(config)?;
-    let mut secrets = Resolver::new(config, cache);
+    let mut secrets = Resolver::new(config)?;
     let request = request_for(config, &args.secret_id, &args.version, args.refresh);
     let answer = secrets.resolve(&request);
     secrets.close();

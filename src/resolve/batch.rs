@@ -19,11 +19,25 @@ impl Resolver<'_> {
         if *selector != Selector::Stage(CURRENT.into()) {
             return;
         }
+        let mut missed: Vec<String> = Vec::new();
+        for id in secret_ids {
+            if self.hit_answers.contains_key(id) || missed.contains(id) {
+                continue;
+            }
+            match self.hit(id, selector) {
+                Some(resolved) => drop(self.hit_answers.insert(id.clone(), resolved)),
+                None => missed.push(id.clone()),
+            }
+        }
+        if missed.len() < 2 {
+            return;
+        }
+        self.open_cache();
         let now = policy::now();
         let mut wanted: Vec<String> = Vec::new();
-        for id in secret_ids {
-            if !wanted.contains(id) && self.needs_fetch(id, now) {
-                wanted.push(id.clone());
+        for id in missed {
+            if self.needs_fetch(&id, now) {
+                wanted.push(id);
             }
         }
         if wanted.len() < 2 {

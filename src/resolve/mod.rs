@@ -13,6 +13,9 @@
 //!   dropped: revocation takes effect.
 //! - `--refresh` checks now and stores what it finds; if the check fails, the command
 //!   fails and the cache stays as it was.
+//!
+//! A fresh entry answers from its hit file ([`crate::hits`]) without opening the
+//! database; the database is opened on the first request the hit files cannot answer.
 
 mod batch;
 mod remote;
@@ -21,9 +24,11 @@ use std::collections::HashMap;
 
 use crate::aws::{Aws, AwsError, Fetched};
 use crate::cache::policy::{self, Millis};
-use crate::cache::{Entry, Failure, Slot, VersionInfo};
+use crate::cache::{EncryptionHook, Entry, Failure, Slot, VersionInfo};
 use crate::config::Config;
-use crate::open::Cache;
+use crate::hits::HitFiles;
+use crate::keys::KeyError;
+use crate::open::{Cache, FoundKey};
 use crate::secret::SecretValue;
 use crate::store::StoreError;
 use remote::Outcome;
@@ -74,10 +79,17 @@ pub enum ResolveError {
     },
 }
 
-/// The cache (if it could be opened) and a Secrets Manager client made on first need.
+/// The hit files and the cache (each if it could be opened, the cache on first need),
+/// and a Secrets Manager client made on first need.
 pub struct Resolver<'a> {
     config: &'a Config,
+    hits: Option<(EncryptionHook, HitFiles)>,
+    /// The key found for the cache, until the cache is opened with it.
+    key: Option<FoundKey>,
+    opened: bool,
     cache: Option<Cache>,
+    /// Answers read from hit files ahead of their requests (by `prefetch`).
+    hit_answers: HashMap<String, Resolved>,
     aws: Option<Result<Aws, AwsError>>,
     /// Values fetched by a batch call when there is no cache to hold them.
     prefetched: HashMap<String, Fetched>,
@@ -86,14 +98,87 @@ pub struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(config: &'a Config, cache: Option<Cache>) -> Self {
-        Self {
+    /// Looks up the cache key and opens nothing yet. Fails only for an invalid
+    /// `SMCACHE_KEY`: any other cache problem ends in answers without the cache.
+    pub fn new(config: &'a Config) -> Result<Self, KeyError> {
+        let key = match &config.cache_dir {
+            Ok(dir) if config.use_cache => Some(crate::open::find_key(dir)),
+            _ => None,
+        };
+        if let Some(Err(KeyError::InvalidEnvKey)) = key {
+            return Err(KeyError::InvalidEnvKey);
+        }
+        let hits = match (&key, &config.cache_dir) {
+            (Some(Ok(Some((key, _)))), Ok(dir)) => {
+                HitFiles::for_reading(dir).map(|files| (EncryptionHook::new(key), files))
+            }
+            _ => None,
+        };
+        Ok(Self {
             config,
-            cache,
+            hits,
+            key,
+            opened: false,
+            cache: None,
+            hit_answers: HashMap::new(),
             aws: None,
             prefetched: HashMap::new(),
             started: policy::now(),
+        })
+    }
+
+    /// Opens the cache, the first time it is needed.
+    fn open_cache(&mut self) {
+        if !self.opened {
+            self.opened = true;
+            // An invalid SMCACHE_KEY was reported by `new`: nothing else fails here.
+            self.cache = crate::open::open_with(self.config, self.key.take())
+                .ok()
+                .flatten();
         }
+    }
+
+    /// The answer of the hit file of `secret_id`: a fresh entry's version, or `None`
+    /// when the database must be asked (no usable hit file, or anything but a fresh
+    /// entry holding the version asked for).
+    fn hit(&mut self, secret_id: &str, selector: &Selector) -> Option<Resolved> {
+        if let Some(resolved) = self.hit_answers.remove(secret_id) {
+            return Some(resolved);
+        }
+        let (hook, files) = self.hits.as_ref()?;
+        let slot = crate::cache::slot_of(hook, &self.config.namespace, secret_id);
+        let mut record = crate::cache::hit::read(files, hook, &slot)?;
+        let entry = &record.entry;
+        let fresh = entry.failure.is_none()
+            && entry.secret_id == secret_id
+            && entry
+                .next_check
+                .is_some_and(|at| !self.config.policy.is_due(at, policy::now()));
+        if !fresh {
+            return None;
+        }
+        let version_id = match selector {
+            Selector::VersionId(id) => id.as_str(),
+            Selector::Stage(stage) => entry.version_for_stage(stage)?,
+        }
+        .to_owned();
+        let info = entry.versions.iter().find(|v| v.version_id == version_id)?;
+        let (created_date, arn, name) = (
+            info.created_date.clone(),
+            entry.arn.clone(),
+            entry.name.clone(),
+        );
+        let stages = entry.stages_of(&version_id);
+        let value = record.take_value(&version_id)?;
+        tracing::info!("cache hit");
+        Some(Resolved {
+            value,
+            arn,
+            name,
+            version_id,
+            stages,
+            created_date,
+        })
     }
 
     /// Flushes and releases the cache. Called before anything slow or final (exec).
@@ -107,6 +192,12 @@ impl<'a> Resolver<'a> {
 
     /// The value `request` asks for.
     pub fn resolve(&mut self, request: &Request) -> Result<Resolved, ResolveError> {
+        if !request.refresh
+            && let Some(resolved) = self.hit(&request.secret_id, &request.selector)
+        {
+            return Ok(resolved);
+        }
+        self.open_cache();
         let now = policy::now();
         let Some(slot) = self.slot_of(&request.secret_id) else {
             return self.fetch_uncached(request);
@@ -202,7 +293,7 @@ impl<'a> Resolver<'a> {
         }
         let resolved = self.cached_target(slot, entry, &request.selector)?;
         tracing::info!("cache hit");
-        self.cache_op(|c| c.touch(slot));
+        self.cache_op(|c| c.served(slot, entry));
         Some(Ok(resolved))
     }
 
