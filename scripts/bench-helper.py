@@ -246,6 +246,8 @@ def report(hyperfine_json, facts_file, interleaved_json=None):
           f"| {r['min'] * 1000:.1f} | {m / sled:.2f}x | {cli / m:.0f}x | {inter_text} | {mem_text} |")
     w("")
     w(f"Max RSS: median of {facts.get('rss_runs', '?')} runs under `/usr/bin/time -v`.")
+    w("(a), (e) and (f) are hits answered from their hit files, without opening sled; (g) and "
+      "(g') run through `env -u SMCACHE_KEY`, one more exec (compare `cat`).")
     if inter:
         w(f"Interleaved: every command but the AWS CLI again, {facts.get('rounds', '?')} rounds, "
           "each round running all of them once in a new random order (hyperfine runs each "

@@ -135,6 +135,10 @@ impl Store {
             Err(OpenFailure::Unusable(source)) => return Err(StoreError::Io { path, source }),
             Err(OpenFailure::Damaged(detail)) => {
                 tracing::warn!("cache database was unreadable ({detail}); rebuilding it");
+                // The hit files are copies of what is lost: they go first.
+                if let Err(err) = HitFiles::new(dir).clear() {
+                    tracing::debug!("could not remove the hit files: {err}");
+                }
                 remove_db(&path)?;
                 open_db(&path).map_err(|failure| StoreError::Database {
                     path: path.clone(),

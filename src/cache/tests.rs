@@ -217,7 +217,10 @@ fn only_entries_that_answer_alone_have_hit_files() {
         transient: true,
     });
     c.save(&fresh, &failed, &[], &[]).unwrap();
-    assert!(read_hit(&c, &fresh).is_none(), "a failed entry lost its hit file");
+    assert!(
+        read_hit(&c, &fresh).is_none(),
+        "a failed entry lost its hit file"
+    );
 
     let again = put_fresh(&mut c, "again");
     assert!(read_hit(&c, &again).is_some());
@@ -249,7 +252,10 @@ fn an_entry_used_through_its_hit_file_gets_a_second_chance() {
     assert!(read_hit(&c, &a).is_some(), "a hit on a");
     let third = put_fresh(&mut c, "c");
     assert!(c.entry(&a).unwrap().is_some(), "a was used: spared");
-    assert!(c.entry(&b).unwrap().is_none(), "b was the least recently used");
+    assert!(
+        c.entry(&b).unwrap().is_none(),
+        "b was the least recently used"
+    );
     assert!(read_hit(&c, &b).is_none(), "b's hit file went with it");
     // a's use was counted once: unused since, it is next.
     put_fresh(&mut c, "d");

@@ -264,6 +264,14 @@ fn files(roff: &mut Roff) {
                 .to_string(),
         ),
         (
+            vec![italic("DIR"), roman("/hits/")],
+            "One hit file per fresh entry: the entry and the values of its current \
+             stages, sealed like the database records, so that a cache hit reads one file \
+             instead of opening the database. Written only by the process holding the \
+             lock; removed with their entries."
+                .to_string(),
+        ),
+        (
             vec![italic("DIR"), roman("/lock")],
             format!(
                 "Held by the process reading or writing the cache (not during Secrets Manager \
