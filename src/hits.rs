@@ -48,10 +48,17 @@ impl HitFiles {
     }
 
     /// The hit files of the cache in `cache_dir`, for reading without the store: `None`
-    /// unless the cache directory is a private directory of this user.
+    /// unless the cache directory and its hit-file directory are private directories of
+    /// this user (the checks [`crate::store`] makes before it opens the cache), and the
+    /// hit-file directory is writable by its owner: where a hit file could not be removed,
+    /// none is trusted.
     pub fn for_reading(cache_dir: &Path) -> Option<Self> {
-        let meta = fs::symlink_metadata(cache_dir).ok()?;
-        (meta.is_dir() && owned_and_private(&meta)).then(|| Self::new(cache_dir))
+        let files = Self::new(cache_dir);
+        let private_dir = |path: &Path| {
+            fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir() && owned_and_private(&meta))
+        };
+        let removable = fs::symlink_metadata(&files.dir).is_ok_and(|meta| meta.mode() & 0o200 != 0);
+        (private_dir(cache_dir) && private_dir(&files.dir) && removable).then_some(files)
     }
 
     /// The bytes of the hit file `name`, if there is one that is this user's, private and
@@ -95,13 +102,12 @@ impl HitFiles {
         fs::rename(&temporary, &path)
     }
 
-    /// Removes the hit file `name`, if there is one.
-    pub fn remove(&self, name: &[u8; 32]) {
+    /// Removes the hit file `name`, if there is one. The caller must not change the
+    /// entry when this fails: the file would go on answering for it.
+    pub fn remove(&self, name: &[u8; 32]) -> io::Result<()> {
         match fs::remove_file(self.path(name)) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                tracing::debug!("could not remove a hit file: {err}");
-            }
-            _ => {}
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
         }
     }
 
@@ -205,10 +211,24 @@ mod tests {
     }
 
     #[test]
-    fn a_cache_directory_open_to_others_is_not_read_from() {
+    fn a_cache_or_hit_directory_open_to_others_is_not_read_from() {
         let (_tmp, dir) = private_dir();
+        assert!(HitFiles::for_reading(&dir).is_none(), "no hit files yet");
+        HitFiles::new(&dir).write(&[1; 32], b"x").unwrap();
+        assert!(HitFiles::for_reading(&dir).is_some());
+        fs::set_permissions(dir.join(HITS_DIR), fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(
+            HitFiles::for_reading(&dir).is_none(),
+            "hits/ open to the group"
+        );
+        fs::set_permissions(dir.join(HITS_DIR), fs::Permissions::from_mode(0o500)).unwrap();
+        assert!(HitFiles::for_reading(&dir).is_none(), "hits/ not writable");
+        fs::set_permissions(dir.join(HITS_DIR), fs::Permissions::from_mode(0o700)).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(HitFiles::for_reading(&dir).is_none());
+        assert!(
+            HitFiles::for_reading(&dir).is_none(),
+            "the cache open to others"
+        );
         assert!(HitFiles::for_reading(&dir.join("missing")).is_none());
     }
 
@@ -218,7 +238,8 @@ mod tests {
         let files = HitFiles::new(&dir);
         files.write(&[1; 32], b"a").unwrap();
         files.write(&[2; 32], b"b").unwrap();
-        files.remove(&[1; 32]);
+        files.remove(&[1; 32]).unwrap();
+        files.remove(&[1; 32]).unwrap();
         assert!(!files.exists(&[1; 32]));
         assert!(files.exists(&[2; 32]));
         files.clear().unwrap();

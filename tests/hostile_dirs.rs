@@ -481,3 +481,47 @@ fn a_full_disk_does_not_cost_the_cached_entries() {
     );
     env.assert_no_plaintext(&[value.as_bytes(), name.as_bytes()]);
 }
+
+/// Injects: `chattr +i` on a cached secret's hit file, so that it cannot be removed.
+/// Purging that secret fails and says where, and changes nothing: the entry and its hit
+/// file stay in step (a purged entry whose hit file went on answering would be worse).
+/// Once the file is mutable again, the purge works and the secret is fetched again.
+#[test]
+fn an_entry_whose_hit_file_cannot_be_removed_is_not_changed() {
+    if !needs_root("an_entry_whose_hit_file_cannot_be_removed_is_not_changed") {
+        return;
+    }
+    let value = "pinned-hit-value-9a3e";
+    let (env, [name]) = warm("hostile/pinned-hit", [value]);
+    let hits = env.cache_dir.join("hits");
+    let [file] = fs::read_dir(&hits)
+        .expect("read the hit files")
+        .map(|entry| entry.expect("hit-file entry").path())
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("one hit file");
+    let Some(flag) = Immutable::new(&file) else {
+        eprintln!("an_entry_whose_hit_file_cannot_be_removed_is_not_changed: skipped, no chattr");
+        return;
+    };
+    let out = env.run(&["purge", &name]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(hits.to_str().expect("UTF-8 path")) && err.contains("not permitted"),
+        "stderr does not say what failed: {err}"
+    );
+    env.proxy.reset();
+    assert_hit(&env, &env.get(&name), value);
+    drop(flag);
+
+    assert_success(&env.run(&["purge", &name]));
+    assert!(!file.exists(), "the hit file outlived its entry");
+    env.proxy.reset();
+    assert_eq!(assert_success(&env.get(&name)), format!("{value}\n"));
+    assert_eq!(
+        env.proxy.calls("GetSecretValue"),
+        1,
+        "the purge did not take"
+    );
+}

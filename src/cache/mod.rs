@@ -143,7 +143,7 @@ impl<H: SecretCacheHook> SecretCache<H> {
             .and_then(|plain| SecretValue::decode(&plain));
         if value.is_none() {
             tracing::warn!("dropped a cached value that did not open; fetching it again");
-            self.hits.remove(slot);
+            self.remove_hit(slot)?;
             let mut changes = Changes::new();
             changes.remove(&key);
             self.store.apply(changes)?;
@@ -188,7 +188,7 @@ impl<H: SecretCacheHook> SecretCache<H> {
         }
         self.touch_into(&mut changes, slot, tick + 1)?;
         changes.insert(COUNT, count.to_be_bytes());
-        self.hits.remove(slot);
+        self.remove_hit(slot)?;
         self.store.apply(changes)?;
         for survivor in &spared {
             self.hits.forget_use(survivor);
@@ -328,6 +328,14 @@ impl<H: SecretCacheHook> SecretCache<H> {
         }
     }
 
+    /// Removes the hit file of `slot`; where that fails, the entry must not change.
+    fn remove_hit(&self, slot: &Slot) -> Result<(), StoreError> {
+        self.hits.remove(slot).map_err(|source| StoreError::Io {
+            path: self.hits.dir().to_owned(),
+            source,
+        })
+    }
+
     /// The encoded value of `version_id` as the store holds it, if it opens.
     fn stored_value(&self, slot: &Slot, version_id: &str) -> Option<Zeroizing<Vec<u8>>> {
         let key = self.value_key(slot, version_id);
@@ -355,7 +363,7 @@ impl<H: SecretCacheHook> SecretCache<H> {
 
     /// Also removes the hit file, at once: the caller applies `changes` afterwards.
     fn remove_into(&self, changes: &mut Changes, slot: &Slot) -> Result<(), StoreError> {
-        self.hits.remove(slot);
+        self.remove_hit(slot)?;
         changes.remove(entry_key(slot));
         for (key, _) in self.store.scan(&[&b"v"[..], slot].concat())? {
             changes.remove(key);

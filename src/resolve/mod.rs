@@ -487,8 +487,9 @@ impl<'a> Resolver<'a> {
         let result = op(self.cache.as_mut()?);
         match result {
             Ok(value) => Some(value),
-            Err(err @ StoreError::Seal) => {
-                tracing::warn!("{err}; going on without the cache");
+            // Nothing is wrong with the database: keep it.
+            Err(err @ (StoreError::Seal | StoreError::Io { .. })) => {
+                tracing::warn!("{}; going on without the cache", crate::open::chain(&err));
                 self.close();
                 None
             }
