@@ -12,6 +12,8 @@
 //!   versions it holds, when to check again, and its last failure.
 //! - **slot**: the lookup key of an entry or a version's value: a keyed hash, so no
 //!   secret id or region is readable in the files.
+//! - **hit file**: a sealed copy of one fresh entry and the values of its stages, read
+//!   by a cache hit instead of the database.
 //! - **data key**: the 256-bit key that seals the cache, from `SMCACHE_KEY` or the OS
 //!   keyring.
 //! - **seal / open**: encrypt a record for its slot / decrypt and authenticate it.

@@ -323,16 +323,24 @@ fn a_stage_no_version_carries_fails_without_fetching_a_value() {
         "a value was fetched for a stage nobody has"
     );
 
-    // Also when the secret is cached: the stage is looked up, no value fetched.
+    // Until the next check, the cache knows the stage is on no version: no call.
     assert_success(&env.run(&["get", &name]));
+    env.proxy.reset();
     let out = env.run(&["get", &name, "--stage", "NOSUCHSTAGE"]);
     assert_get_error(&out, &[&name, "NOSUCHSTAGE"]);
-    assert_eq!(
-        env.proxy.calls("GetSecretValue"),
-        1,
-        "only the AWSCURRENT fetch"
-    );
-    env.assert_no_plaintext(&[b"staged-value-R4"]);
+    assert_eq!(env.calls(), (0, 0), "a known missing stage was looked up");
+
+    // A stage that appears is seen at the next check, or at once with --refresh.
+    let v2 = env
+        .moto
+        .put_value(&name, "pending-value-R5", &["NOSUCHSTAGE"]);
+    let out = env.run(&["get", &name, "--stage", "NOSUCHSTAGE", "--refresh"]);
+    assert_eq!(assert_success(&out), "pending-value-R5\n");
+    assert_eq!(env.calls(), (1, 1), "--refresh looked up the stage");
+    let out = env.run(&["get", &name, "--version-id", &v2]);
+    assert_eq!(assert_success(&out), "pending-value-R5\n");
+    assert_eq!(env.calls(), (1, 1), "the new version was cached");
+    env.assert_no_plaintext(&[b"staged-value-R4", b"pending-value-R5"]);
 }
 
 #[test]
@@ -458,4 +466,22 @@ fn requests_carry_smcache_in_the_user_agent() {
     let headers = catcher.join().expect("header catcher");
     let agent = http::header(&headers, "user-agent").unwrap_or_default();
     assert!(agent.contains("smcache/"), "User-Agent is `{agent}`");
+}
+
+#[test]
+fn after_a_batch_other_stages_are_looked_up_not_assumed_missing() {
+    let env = TestEnv::new();
+    let a = unique_name("get/batch-stage-a");
+    let b = unique_name("get/batch-stage-b");
+    env.moto.create_secret(&a, "first-value-B1");
+    env.moto.put_value(&a, "second-value-B2", &[]);
+    env.moto.create_secret(&b, "other-value-B3");
+    // One BatchGetSecretValue: it tells the current versions' stages only.
+    assert_success(&env.run(&["env", "-s", &a, "-s", &b, "--format", "json"]));
+    env.proxy.reset();
+
+    let out = env.run(&["get", &a, "--stage", "AWSPREVIOUS"]);
+    assert_eq!(assert_success(&out), "first-value-B1\n");
+    assert_eq!(env.calls(), (1, 1), "AWSPREVIOUS was not looked up");
+    env.assert_no_plaintext(&[b"first-value-B1", b"second-value-B2"]);
 }

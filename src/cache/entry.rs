@@ -22,6 +22,11 @@ pub struct Entry {
     pub name: Option<String>,
     /// Stage -> version id, as last seen. A stage is on at most one version.
     pub stages: BTreeMap<String, String>,
+    /// Whether `stages` holds every stage of the secret (as DescribeSecret tells), so
+    /// that a stage missing from it is on no version. A batch call tells only the
+    /// current version's stages. Entries written before this field say `false`.
+    #[serde(default)]
+    pub stages_complete: bool,
     /// When Secrets Manager last answered for this secret.
     pub checked_at: Option<Millis>,
     /// When the metadata must be checked again.
@@ -64,6 +69,7 @@ impl Entry {
             arn: None,
             name: None,
             stages: BTreeMap::new(),
+            stages_complete: false,
             checked_at: None,
             next_check: None,
             versions: Vec::new(),

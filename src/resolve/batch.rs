@@ -105,6 +105,7 @@ impl Resolver<'_> {
         // A batch tells only the current version's stages; the rest are unknown now and
         // are learnt again from DescribeSecret when asked for.
         entry.stages.clear();
+        entry.stages_complete = false;
         entry.assign_stages(&fetched.version_id, &fetched.stages);
         self.mark_checked(&mut entry, now);
         if entry.has_version(&fetched.version_id) {

@@ -291,6 +291,18 @@ impl<'a> Resolver<'a> {
         if due || entry.failure.is_some() {
             return None;
         }
+        if let Selector::Stage(stage) = &request.selector
+            && entry.stages_complete
+            && entry.version_for_stage(stage).is_none()
+        {
+            // Like a stage that is on a version, a stage that is on none is believed
+            // until the next check.
+            tracing::info!("no version carried the stage at the last check");
+            return Some(Err(ResolveError::NoStage {
+                secret_id: request.secret_id.clone(),
+                stage: stage.clone(),
+            }));
+        }
         let resolved = self.cached_target(slot, entry, &request.selector)?;
         tracing::info!("cache hit");
         self.cache_op(|c| c.served(slot, entry));
@@ -321,6 +333,7 @@ impl<'a> Resolver<'a> {
         entry.arn = remote.description.arn;
         entry.name = remote.description.name;
         entry.stages = remote.description.stages;
+        entry.stages_complete = true;
         self.mark_checked(&mut entry, now);
         // A failed --refresh leaves the entry as it was.
         let keep = !request.refresh;
