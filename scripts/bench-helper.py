@@ -262,11 +262,16 @@ def report(hyperfine_json, facts_file, interleaved_json=None):
     w(f"- `env` of the same 20 secrets again (warm): {facts['calls_warm_env']}")
     w(f"- every cached command of the timed run together: {facts['calls_during_bench']}")
     w("")
-    how = ("an incremental `cargo build --release --bin smcache` (--no-clean)"
-           if facts.get("build_kind") == "incremental" else
-           "`cargo clean --release -p smcache`, then `cargo build --release --bin smcache`, "
-           "dependencies already built")
-    w(f"Release build: {facts['build_crate_s']} s for the smcache crate alone "
+    crates = int(facts.get("build_crate_crates") or 0)
+    if facts.get("build_kind") == "incremental":
+        how = "an incremental `cargo build --release --bin smcache` (--no-clean)"
+    else:
+        how = "`cargo clean --release -p smcache`, then `cargo build --release --bin smcache`"
+    # On a machine whose release dependencies were not built yet, the timed build
+    # compiled them too: say so instead of calling it the crate alone.
+    what = ("for the smcache crate alone" if crates <= 1 else
+            f"for smcache and {crates - 1} dependencies not built before")
+    w(f"Release build: {facts['build_crate_s']} s {what} "
       f"({how}, under `nice -n 10`)"
       + (f"; {facts['build_full_s']} s from scratch, all dependencies included "
          "(a fresh target directory)." if facts.get("build_full_s") else "."))
