@@ -37,9 +37,20 @@ fn cache(dir: &std::path::Path, max: usize) -> SecretCache<PlainHook> {
 }
 
 fn put(cache: &mut SecretCache<PlainHook>, id: &str) -> Slot {
+    put_with_check(cache, id, None)
+}
+
+/// Saves an entry for `id` with one version `v1` at AWSCURRENT, next checked at
+/// `next_check` (`None`: never checked, so it cannot answer alone).
+fn put_with_check(
+    cache: &mut SecretCache<PlainHook>,
+    id: &str,
+    next_check: Option<policy::Millis>,
+) -> Slot {
     let slot = cache.slot("ns", id);
     let mut entry = Entry::new(id);
     entry.assign_stages("v1", &["AWSCURRENT".into()]);
+    entry.next_check = next_check;
     entry.add_version(VersionInfo {
         version_id: "v1".into(),
         created_date: None,
@@ -173,18 +184,7 @@ fn lazy_touches_keep_the_recently_used_entries() {
 
 /// Like [`put`], for an entry that can answer alone: checked, no failure.
 fn put_fresh(cache: &mut SecretCache<PlainHook>, id: &str) -> Slot {
-    let slot = cache.slot("ns", id);
-    let mut entry = Entry::new(id);
-    entry.assign_stages("v1", &["AWSCURRENT".into()]);
-    entry.next_check = Some(policy::now() + 60_000);
-    entry.add_version(VersionInfo {
-        version_id: "v1".into(),
-        created_date: None,
-        fetched_at: 0,
-    });
-    let value = SecretValue::String(SecretBytes::from_string(format!("value of {id}")));
-    cache.save(&slot, &entry, &[("v1", &value)], &[]).unwrap();
-    slot
+    put_with_check(cache, id, Some(policy::now() + 60_000))
 }
 
 fn read_hit(cache: &SecretCache<PlainHook>, slot: &Slot) -> Option<hit::HitRecord> {
