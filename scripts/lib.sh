@@ -26,6 +26,21 @@ isolate_environment() {
     export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 }
 
+# Adds to the caller's `missing` array the Debian packages that both scripts need and
+# this machine lacks: the keyrings (gnome-keyring, D-Bus, keyutils) and a Python that can
+# make venvs. Each package is checked by what is used from it, so a machine that has the
+# tools from elsewhere is left alone and a re-run costs a few command lookups. Stops
+# when there is no python3 at all (`why` says what it is needed for).
+missing_common_packages() {
+    local why=$1
+    command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+    { command -v dbus-run-session && command -v dbus-daemon && command -v dbus-send; } >/dev/null || missing+=(dbus)
+    command -v keyctl >/dev/null || missing+=(keyutils)
+    command -v python3 >/dev/null || die "python3 is needed ($why)"
+    # Debian's own python3 needs python3-venv for `python3 -m venv` (pyenv builds have it).
+    python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+}
+
 # Installs the Debian packages named, if any (as root, or through sudo).
 install_packages() {
     if (($# == 0)); then
